@@ -1,0 +1,1 @@
+"""Readers of published eye-tracking formats, synthetic generators, and Lightning DataModules."""

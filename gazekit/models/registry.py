@@ -1,0 +1,182 @@
+"""Registry of model names -> classes and default recipes.
+
+Names are registered up front with the dotted path of their class, so listing models never imports torch
+code that is not needed, and a model whose module is missing shows as unavailable instead of breaking.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from gazekit.errors import ConfigError, UnknownModelError
+
+__all__ = ["ModelSpec", "create_model", "get_spec", "list_models", "load_predictor", "register"]
+
+Kind = Literal["scanpath", "gaze"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build one registered model.
+
+    Attributes:
+        name: registry name (``oat``, ``random``...).
+        kind: ``scanpath`` (predict_scanpath) or ``gaze`` (predict_gaze).
+        target: ``"module.path:ClassName"``.
+        description: one line for listings.
+        config: default recipe under ``configs/`` (relative to the repo root) if the model trains.
+        trainable: whether it needs a checkpoint to be useful.
+        tasks: tasks it supports (search / freeview / caption / gaze).
+    """
+
+    name: str
+    kind: Kind
+    target: str
+    description: str
+    config: str | None = None
+    trainable: bool = False
+    tasks: tuple[str, ...] = ("search",)
+
+    def load_class(self) -> type:
+        mod_name, _, cls_name = self.target.partition(":")
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as e:
+            raise UnknownModelError(f"model {self.name!r} is not available in this install ({e})") from None
+        return getattr(mod, cls_name)
+
+    @property
+    def available(self) -> bool:
+        try:
+            self.load_class()
+        except (UnknownModelError, AttributeError):
+            return False
+        return True
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add (or replace) a model in the registry."""
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+for _spec in (
+    ModelSpec(
+        "random",
+        "scanpath",
+        "gazekit.models.baselines:RandomScanpath",
+        "uniform random fixations (chance)",
+        tasks=("search", "freeview", "caption"),
+    ),
+    ModelSpec(
+        "center",
+        "scanpath",
+        "gazekit.models.baselines:CenterBias",
+        "fixations drawn from a centre-bias prior",
+        tasks=("search", "freeview", "caption"),
+    ),
+    ModelSpec(
+        "greedy",
+        "scanpath",
+        "gazekit.models.baselines:TargetSimilarityGreedy",
+        "greedy search by target similarity with inhibition of return",
+    ),
+    ModelSpec(
+        "oracle",
+        "scanpath",
+        "gazekit.models.baselines:OracleDetector",
+        "perfect detector: centre, then straight to the target",
+    ),
+    ModelSpec(
+        "oat",
+        "scanpath",
+        "gazekit.models.oat:OAT",
+        "Object-level Attention Transformer (Fang et al., ECCV 2024)",
+        config="configs/experiments/oat_synthetic.yaml",
+        trainable=True,
+    ),
+    ModelSpec(
+        "nevaclip",
+        "scanpath",
+        "gazekit.models.nevaclip:NevaClip",
+        "zero-shot caption-driven scanpaths from CLIP (Zanca et al., 2023)",
+        tasks=("caption", "freeview"),
+    ),
+    ModelSpec(
+        "eccnet", "scanpath", "gazekit.models.eccnet:EccNet", "eccentricity-dependent search net (Gupta et al., 2021)"
+    ),
+    ModelSpec("ivsn", "scanpath", "gazekit.models.eccnet:IVSN", "invariant visual search net (Zhang et al., 2018)"),
+    ModelSpec(
+        "vitgaze",
+        "gaze",
+        "gazekit.models.vitgaze:ViTGaze",
+        "gaze following from ViT attention (Song et al., 2024)",
+        config="configs/experiments/vitgaze_synthetic.yaml",
+        trainable=True,
+        tasks=("gaze",),
+    ),
+    ModelSpec(
+        "gazeseg",
+        "gaze",
+        "gazekit.models.gazeseg:GazeSeg",
+        "gaze following with target masks (Liu et al., 2024)",
+        trainable=True,
+        tasks=("gaze",),
+    ),
+    ModelSpec(
+        "center-gaze",
+        "gaze",
+        "gazekit.models.baselines:CenterGazePrior",
+        "gaze-following centre prior",
+        tasks=("gaze",),
+    ),
+    ModelSpec(
+        "head-cone",
+        "gaze",
+        "gazekit.models.baselines:HeadDirectionCone",
+        "gaze-following cone along the head's facing direction",
+        tasks=("gaze",),
+    ),
+):
+    register(_spec)
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownModelError(f"unknown model {name!r}; registered: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def list_models(kind: Kind | None = None, available_only: bool = False) -> list[ModelSpec]:
+    """Registered models, optionally of one kind and only those importable in this install."""
+    specs = [s for s in _REGISTRY.values() if kind is None or s.kind == kind]
+    return [s for s in specs if s.available] if available_only else specs
+
+
+def create_model(name: str, **kwargs: Any) -> Any:
+    """Instantiate a registered model with constructor arguments (untrained for learned models)."""
+    return get_spec(name).load_class()(**kwargs)
+
+
+def load_predictor(name: str, weights: str | Path | None = None, device: str = "cpu", **kwargs: Any) -> Any:
+    """A ready-to-predict model: baselines are built directly, learned models load ``weights``.
+
+    Learned model classes provide ``load_for_inference(weights, device, **kwargs)``, which resolves
+    the checkpoint (explicit path, ``GAZEKIT_WEIGHTS_DIR``, the Hugging Face cache, or the project's
+    bundled checkpoint) and raises :class:`~gazekit.errors.WeightsNotFoundError` naming what to get.
+    """
+    spec = get_spec(name)
+    cls = spec.load_class()
+    loader = getattr(cls, "load_for_inference", None)
+    if loader is not None:
+        return loader(weights=weights, device=device, **kwargs)
+    if weights is not None:
+        raise ConfigError(f"model {name!r} takes no weights")
+    return cls(**kwargs)
