@@ -132,14 +132,14 @@ for _spec in (
     ModelSpec(
         "center-gaze",
         "gaze",
-        "gazekit.models.baselines:CenterGazePrior",
+        "gazekit.models.gaze_baselines:CenterGazePrior",
         "gaze-following centre prior",
         tasks=("gaze",),
     ),
     ModelSpec(
         "head-cone",
         "gaze",
-        "gazekit.models.baselines:HeadDirectionCone",
+        "gazekit.models.gaze_baselines:HeadDirectionCone",
         "gaze-following cone along the head's facing direction",
         tasks=("gaze",),
     ),
