@@ -1,0 +1,77 @@
+"""The gazekit command and every YAML recipe in configs/ (each must run with fast_dev_run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gazekit.cli import COMMANDS, LIGHTNING_COMMANDS, cli_main, main
+from gazekit.models.registry import get_spec, list_models
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPERIMENTS = sorted((ROOT / "configs" / "experiments").glob("*.yaml"))
+ALL_YAML = sorted((ROOT / "configs").rglob("*.yaml"))
+
+
+def test_help_lists_every_command(capsys):
+    main(["--help"])
+    out = capsys.readouterr().out
+    for name in [*LIGHTNING_COMMANDS, *COMMANDS]:
+        assert name in out
+    for required in ("fit", "validate", "test", "predict", "demo", "score", "infer"):
+        assert required in out
+
+
+def test_unknown_command_exits_2(capsys):
+    with pytest.raises(SystemExit) as ei:
+        main(["frobnicate"])
+    assert ei.value.code == 2
+    assert "unknown command" in capsys.readouterr().err
+
+
+def test_every_command_module_imports():
+    import importlib
+
+    for module, _ in COMMANDS.values():
+        mod = importlib.import_module(module)
+        assert callable(mod.add_arguments) and callable(mod.run)
+
+
+def test_models_command(capsys):
+    main(["models"])
+    out = capsys.readouterr().out
+    assert "random" in out and "oat" in out
+
+
+def test_registry_specs():
+    names = {s.name for s in list_models()}
+    assert {"random", "center", "greedy", "oracle", "oat", "vitgaze"} <= names
+    with pytest.raises(Exception, match="unknown model"):
+        get_spec("nope")
+    for s in list_models():
+        if s.config is not None and s.available:
+            assert (ROOT / s.config).is_file(), f"{s.name}: recipe {s.config} missing"
+
+
+@pytest.mark.parametrize("path", ALL_YAML, ids=lambda p: str(p.relative_to(ROOT)))
+def test_yaml_parses(path):
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict) and data, f"{path} is empty"
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+def test_experiment_recipe_runs_fast_dev_run(path, tmp_path):
+    cli_main(
+        [
+            "fit",
+            "--config",
+            str(path),
+            "--trainer.fast_dev_run=2",
+            "--trainer.accelerator=cpu",
+            "--trainer.devices=1",
+            f"--trainer.default_root_dir={tmp_path}",
+            "--trainer.enable_progress_bar=false",
+        ]
+    )
