@@ -1,0 +1,238 @@
+"""Batched dynamic-programming kernels (NumPy only) behind the sequence metrics.
+
+Every kernel takes a batch of ``B`` pairs padded to a common size plus the true lengths, and works on
+whole rows or anti-diagonals at a time, so the Python loop runs ``O(n)`` (or ``O(n + m)``) times per
+*batch* instead of ``O(n m)`` times per *pair*. Padding never influences a valid cell: every recurrence
+here only reads cells with smaller indices.
+
+The plain loop versions that define each recurrence live in :mod:`gazekit.metrics._reference`; the tests
+compare the two on random inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "POPCOUNT_MAX",
+    "lcs_bitparallel",
+    "nw_linear_gap",
+    "pack_symbols",
+    "wavefront",
+    "wavefront_backtrack",
+]
+
+POPCOUNT_MAX = 64  # longest first string the bit-parallel LCS handles in one machine word
+
+_BYTE_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def _popcount64(v: np.ndarray) -> np.ndarray:
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(v).astype(np.int64)
+    return _BYTE_POPCOUNT[v.view(np.uint8).reshape(*v.shape, 8)].sum(-1).astype(np.int64)  # pragma: no cover
+
+
+def pack_symbols(seqs: list, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stack integer symbol sequences into a ``[B, T]`` int64 array padded with ``pad`` + lengths."""
+    lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+    t = int(lens.max()) if len(seqs) else 0
+    out = np.full((len(seqs), max(t, 1)), pad, dtype=np.int64)
+    for i, s in enumerate(seqs):
+        if len(s):
+            out[i, : len(s)] = s
+    return out, lens
+
+
+# --------------------------------------------------------------------------------------------- NW, linear gap
+def nw_linear_gap(
+    S: np.ndarray,
+    la: np.ndarray,
+    lb: np.ndarray,
+    gap: float = 0.0,
+    *,
+    border: str = "standard",
+    reduce: str = "end",
+) -> np.ndarray:
+    """Needleman–Wunsch (maximisation) with a linear gap, for a batch of pairs.
+
+    ``F[i, j] = max(F[i-1, j-1] + S[i-1, j-1], F[i-1, j] + gap, F[i, j-1] + gap)``. A row is computed at
+    once: the horizontal chain ``F[i, j-1] + gap`` unrolls to ``gap*j + cummax_k(c_k - gap*k)``, which is
+    exact when ``gap == 0`` (the published SS/ScanMatch settings) and within rounding otherwise.
+
+    Args:
+        S: ``[B, n, m]`` substitution scores (row ``i`` = symbol ``i`` of the first sequence).
+        la, lb: ``[B]`` true lengths (``<= n``, ``<= m``).
+        gap: gap score (added, so negative values penalise).
+        border: ``"standard"`` (``F[i, 0] = gap*i``) or ``"scanmatch"`` (the GazeParser port:
+            ``F[i, 0] = gap*(i+1)``, ``F[0, j] = gap*(j+1)``).
+        reduce: ``"end"`` returns ``F[la, lb]``; ``"max"`` returns the maximum over the valid
+            ``(la+1) x (lb+1)`` table (what ScanMatch normalises).
+
+    Returns:
+        ``[B]`` float64.
+    """
+    S = np.asarray(S, dtype=np.float64)
+    B, n, m = S.shape
+    la = np.asarray(la, dtype=np.int64)
+    lb = np.asarray(lb, dtype=np.int64)
+    off = 1.0 if border == "scanmatch" else 0.0
+    cols = np.arange(m + 1, dtype=np.float64)
+    row = np.broadcast_to(gap * (cols + off), (B, m + 1)).copy()
+    if border == "scanmatch":
+        row[:, 0] = gap * 1.0  # the port writes F[0, 0] = gap * (0 + 1) last
+    if reduce == "end":
+        out = np.where(la == 0, row[np.arange(B), np.minimum(lb, m)], 0.0)
+    else:
+        valid_c = np.arange(m + 1)[None, :] <= lb[:, None]
+        out = np.where(valid_c, row, -np.inf).max(axis=1)
+    ramp = gap * cols  # gap * j
+    valid_c = np.arange(m + 1)[None, :] <= lb[:, None]
+    idx = np.arange(B)
+    c = np.empty((B, m + 1), dtype=np.float64)
+    for i in range(1, n + 1):
+        c[:, 0] = gap * (i + off)
+        np.maximum(row[:, :-1] + S[:, i - 1, :], row[:, 1:] + gap, out=c[:, 1:])
+        if gap == 0.0:
+            row = np.maximum.accumulate(c, axis=1)
+        else:
+            row = np.maximum.accumulate(c - ramp, axis=1) + ramp
+            row = np.maximum(row, c)  # keep exact values where no horizontal gap was taken
+        live = i <= la
+        if reduce == "end":
+            hit = la == i
+            if hit.any():
+                out[hit] = row[idx[hit], lb[hit]]
+        else:
+            if live.any():
+                rm = np.where(valid_c, row, -np.inf).max(axis=1)
+                out = np.where(live, np.maximum(out, rm), out)
+    return out
+
+
+# --------------------------------------------------------------------------------------------- LCS, bit-parallel
+def lcs_bitparallel(A: np.ndarray, la: np.ndarray, Bs: np.ndarray, lb: np.ndarray) -> np.ndarray:
+    """Length of the longest common subsequence for a batch of pairs (Allison–Dix / Hyyrö bit-vectors).
+
+    ``A`` is ``[B, n]`` with ``n <= 64`` and ``Bs`` is ``[B, m]``, int64 symbols; padding must never match
+    (pad ``A`` and ``Bs`` with different sentinels). One uint64 word holds the state of every pair, so a
+    batch costs ``m`` vector steps of a few integer operations.
+    """
+    Bn, n = A.shape
+    if n > POPCOUNT_MAX:
+        raise ValueError("lcs_bitparallel handles first strings of at most 64 symbols")
+    m = Bs.shape[1]
+    eq = A[:, :, None] == Bs[:, None, :]  # [B, n, m]
+    if n < 64:
+        eq = np.concatenate([eq, np.zeros((Bn, 64 - n, m), dtype=bool)], axis=1)
+    packed = np.packbits(eq, axis=1, bitorder="little")  # [B, 8, m] uint8
+    pm = np.ascontiguousarray(packed.transpose(0, 2, 1)).view(np.uint64).reshape(Bn, m)  # [B, m]
+    if pm.dtype.byteorder == ">" or (pm.dtype.byteorder == "=" and np.little_endian is False):  # pragma: no cover
+        pm = pm.byteswap()
+    V = np.full(Bn, np.uint64(0xFFFFFFFFFFFFFFFF), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(m):
+            U = V & pm[:, j]
+            V = (V + U) | (V - U)
+    la = np.asarray(la, dtype=np.int64)
+    mask = np.where(
+        la >= 64, np.uint64(0xFFFFFFFFFFFFFFFF), (np.uint64(1) << la.clip(0, 63).astype(np.uint64)) - np.uint64(1)
+    )
+    return _popcount64(~V & mask)
+
+
+# --------------------------------------------------------------------------------------------- anti-diagonal wavefront
+def _skew_index(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index maps for the skewed layout ``[d, i]`` (``j = d - i``) of an ``n x m`` table."""
+    d = np.arange(n + m - 1)[:, None]
+    i = np.arange(n)[None, :]
+    j = d - i
+    valid = (j >= 0) & (j < m)
+    return i + 0 * j, np.clip(j, 0, m - 1), valid
+
+
+def wavefront(C: np.ndarray, la: np.ndarray, lb: np.ndarray, mode: str = "sum", *, keep: bool = False):
+    """Min-cost monotone-path recurrences over a batch of cost tables, one anti-diagonal at a time.
+
+    ``mode="sum"``: ``D[i, j] = C[i, j] + min(D[i-1, j], D[i, j-1], D[i-1, j-1])`` (DTW, MultiMatch);
+    ``mode="max"``: ``D[i, j] = max(C[i, j], min(...))`` (discrete Fréchet). ``D[0, 0] = C[0, 0]``.
+    The operations are the ones the reference loops do, in the same order, so results agree bit for bit.
+
+    Args:
+        C: ``[B, n, m]`` costs.
+        la, lb: ``[B]`` lengths (each >= 1).
+        keep: also return the skewed table ``R[b, d, i + 1]`` (for backtracking).
+
+    Returns:
+        ``[B]`` ``D[la-1, lb-1]`` (and the table when ``keep``).
+    """
+    C = np.asarray(C, dtype=np.float64)
+    B, n, m = C.shape
+    ii, jj, valid = _skew_index(n, m)
+    Cs = np.where(valid[None], C[:, ii, jj], np.inf)  # [B, n+m-1, n]
+    R = np.full((B, n + m - 1, n + 1), np.inf)
+    R[:, 0, 1] = Cs[:, 0, 0]
+    for d in range(1, n + m - 1):
+        up = R[:, d - 1, 0:n]  # (i-1, j)
+        left = R[:, d - 1, 1 : n + 1]  # (i, j-1)
+        best = np.minimum(up, left)
+        if d >= 2:
+            # min(min(up, left), diag) equals the reference's min over the three in any order
+            best = np.minimum(best, R[:, d - 2, 0:n])
+        if mode == "sum":
+            R[:, d, 1:] = Cs[:, d] + best
+        else:
+            R[:, d, 1:] = np.maximum(Cs[:, d], best)
+    la = np.asarray(la, dtype=np.int64)
+    lb = np.asarray(lb, dtype=np.int64)
+    out = R[np.arange(B), la + lb - 2, la]
+    return (out, R) if keep else out
+
+
+def wavefront_backtrack(R: np.ndarray, la: np.ndarray, lb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least-cost path of every pair from ``(0, 0)`` to ``(la-1, lb-1)`` through a :func:`wavefront` table.
+
+    Ties prefer the diagonal step, then the step that decreases ``i`` (up), then ``j`` (left).
+
+    Returns:
+        ``(I, J, L)``: ``[B, n+m-1]`` row and column indices of the path in forward order (padded with 0)
+        and ``[B]`` path lengths.
+    """
+    B, nd, n1 = R.shape
+    la = np.asarray(la, dtype=np.int64)
+    lb = np.asarray(lb, dtype=np.int64)
+    maxlen = nd
+    I_rev = np.zeros((B, maxlen), dtype=np.int64)
+    J_rev = np.zeros((B, maxlen), dtype=np.int64)
+    i = la - 1
+    j = lb - 1
+    L = np.zeros(B, dtype=np.int64)
+    active = np.ones(B, dtype=bool)
+    b = np.arange(B)
+    for step in range(maxlen):
+        I_rev[active, step] = i[active]
+        J_rev[active, step] = j[active]
+        L[active] += 1
+        done = (i == 0) & (j == 0)
+        active &= ~done
+        if not active.any():
+            break
+        d = i + j
+        inf = np.inf
+        # R[b, d', i'+1] holds D[i', d'-i']
+        diag = np.where((i > 0) & (j > 0), R[b, np.maximum(d - 2, 0), i], inf)  # D[i-1, j-1]
+        up = np.where(i > 0, R[b, np.maximum(d - 1, 0), i], inf)  # D[i-1, j]
+        left = np.where(j > 0, R[b, np.maximum(d - 1, 0), i + 1], inf)  # D[i, j-1]
+        take_diag = (diag <= up) & (diag <= left)
+        take_up = ~take_diag & (up <= left)
+        ni = np.where(take_diag | take_up, i - 1, i)
+        nj = np.where(take_up, j, j - 1)
+        i = np.where(active, ni, i)
+        j = np.where(active, nj, j)
+    # reverse each path into forward order
+    pos = L[:, None] - 1 - np.arange(maxlen)[None, :]
+    ok = pos >= 0
+    posc = np.where(ok, pos, 0)
+    rows_i = np.where(ok, np.take_along_axis(I_rev, posc, axis=1), 0)
+    cols_j = np.where(ok, np.take_along_axis(J_rev, posc, axis=1), 0)
+    return rows_i, cols_j, L
