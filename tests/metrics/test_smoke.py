@@ -11,8 +11,16 @@ from gazekit.types import Scanpath
 
 def _sp(xy, stim="a.jpg", task="cup", subject="1", dur=None):
     xy = np.asarray(xy, float)
-    return Scanpath(xy[:, 0], xy[:, 1], dur if dur is not None else np.full(len(xy), 200.0), stimulus=stim,
-                    task=task, subject=subject, width=640, height=480)
+    return Scanpath(
+        xy[:, 0],
+        xy[:, 1],
+        dur if dur is not None else np.full(len(xy), 200.0),
+        stimulus=stim,
+        task=task,
+        subject=subject,
+        width=640,
+        height=480,
+    )
 
 
 def test_identity_scores():
