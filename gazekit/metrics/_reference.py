@@ -391,3 +391,61 @@ def simplify_scanpath(path: dict, TAmp: float, TDir: float, TDur: float) -> dict
         if len(path["fix"]["dur"]) == prev:
             return path
         prev = len(path["fix"]["dur"])
+
+
+# --------------------------------------------------------------------------------------------- search (IRL / HAT)
+
+
+def steps_to_target(X: Sequence[float], Y: Sequence[float], bbox: Sequence[float]) -> int:
+    """IRL ``get_num_step2target``: 1-based first fixation strictly inside the bbox, 1000 if none."""
+    for i, (x, y) in enumerate(zip(X, Y, strict=True)):
+        if bbox[0] < x < bbox[0] + bbox[2] and bbox[1] < y < bbox[1] + bbox[3]:
+            return i + 1
+    return 1000
+
+
+def search_cdf(steps: Sequence[int], max_step: int) -> list[float]:
+    """HAT ``get_CDF(steps, max_step + 1)``."""
+    return [sum(1 for s in steps if s <= i) / len(steps) for i in range(1, max_step + 2)]
+
+
+def cdf_auc(cdf: Sequence[float]) -> float:
+    """HAT ``compute_cdf_auc``."""
+    return cdf[0] + cdf[-1] + sum(cdf[1:-1])
+
+
+# --------------------------------------------------------------------------------------------- saliency (MIT code)
+
+
+def auc_judd_mit(saliency: np.ndarray, fixation_map: np.ndarray) -> float:
+    """``AUC_Judd.m`` without jitter, loop by loop (map already at the fixation map's size)."""
+    S = saliency.astype(float)
+    S = (S - S.min()) / (S.max() - S.min())
+    s, f = S.ravel(), fixation_map.ravel() > 0
+    sth = sorted(s[f], reverse=True)
+    nf, npx = len(sth), len(s)
+    tp, fp = [0.0], [0.0]
+    for i, t in enumerate(sth):
+        above = int(np.sum(s >= t))
+        tp.append((i + 1) / nf)
+        fp.append((above - (i + 1)) / (npx - nf))
+    tp.append(1.0)
+    fp.append(1.0)
+    return float(sum((fp[k + 1] - fp[k]) * (tp[k + 1] + tp[k]) / 2 for k in range(len(tp) - 1)))
+
+
+def nss_mit(saliency: np.ndarray, fixation_map: np.ndarray) -> float:
+    """``NSS.m``: (map - mean) / std (MATLAB std, N - 1), averaged over fixated pixels."""
+    s = saliency.astype(float)
+    vals = s.ravel()
+    mean = sum(vals) / len(vals)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1))
+    picked = [(v - mean) / sd for v, f in zip(vals, fixation_map.ravel(), strict=True) if f]
+    return sum(picked) / len(picked)
+
+
+def kld_mit(saliency: np.ndarray, fixation_density: np.ndarray, eps: float = 2.2204e-16) -> float:
+    """``KLdiv.m``: KL(Q || P) with eps in the log and the quotient."""
+    P = saliency / saliency.sum()
+    Q = fixation_density / fixation_density.sum()
+    return float(sum(q * math.log(eps + q / (p + eps)) for p, q in zip(P.ravel(), Q.ravel(), strict=True)))

@@ -385,24 +385,28 @@ def _hist_match(source: np.ndarray, template: np.ndarray) -> np.ndarray:
     return out.reshape(source.shape)
 
 
-def _emd_lp(a: np.ndarray, b: np.ndarray, M: np.ndarray) -> float:
-    try:
-        import ot
+def _emd_lp(a: np.ndarray, b: np.ndarray, M: np.ndarray, backend: str = "auto") -> float:
+    """Exact balanced transport cost: POT's network simplex when installed, else SciPy's HiGHS LP."""
+    if backend in ("auto", "pot"):
+        try:
+            import ot
 
-        return float(ot.emd2(a, b, M, numItermax=10_000_000))
-    except ImportError:
-        from scipy.optimize import linprog
+            return float(ot.emd2(a, b, M, numItermax=10_000_000))
+        except ImportError:
+            if backend == "pot":
+                raise
+    from scipy.optimize import linprog
 
-        n, m = len(a), len(b)
-        A_eq = np.zeros((n + m, n * m))
-        for i in range(n):
-            A_eq[i, i * m : (i + 1) * m] = 1
-        for j in range(m):
-            A_eq[n + j, j::m] = 1
-        res = linprog(M.ravel(), A_eq=A_eq, b_eq=np.concatenate([a, b]), bounds=(0, None), method="highs")
-        if not res.success:  # pragma: no cover
-            raise DataFormatError(f"EMD linear program failed: {res.message}") from None
-        return float(res.fun)
+    n, m = len(a), len(b)
+    A_eq = np.zeros((n + m, n * m))
+    for i in range(n):
+        A_eq[i, i * m : (i + 1) * m] = 1
+    for j in range(m):
+        A_eq[n + j, j::m] = 1
+    res = linprog(M.ravel(), A_eq=A_eq, b_eq=np.concatenate([a, b]), bounds=(0, None), method="highs")
+    if not res.success:  # pragma: no cover
+        raise DataFormatError(f"EMD linear program failed: {res.message}") from None
+    return float(res.fun)
 
 
 def emd(
