@@ -46,22 +46,27 @@ def pack_symbols(seqs: list, pad: int) -> tuple[np.ndarray, np.ndarray]:
 
 # --------------------------------------------------------------------------------------------- NW, linear gap
 def nw_linear_gap(
-    S: np.ndarray,
+    S: np.ndarray | None,
     la: np.ndarray,
     lb: np.ndarray,
     gap: float = 0.0,
     *,
     border: str = "standard",
     reduce: str = "end",
+    table: np.ndarray | None = None,
+    A: np.ndarray | None = None,
+    Bs: np.ndarray | None = None,
 ) -> np.ndarray:
     """Needleman–Wunsch (maximisation) with a linear gap, for a batch of pairs.
 
     ``F[i, j] = max(F[i-1, j-1] + S[i-1, j-1], F[i-1, j] + gap, F[i, j-1] + gap)``. A row is computed at
     once: the horizontal chain ``F[i, j-1] + gap`` unrolls to ``gap*j + cummax_k(c_k - gap*k)``, which is
-    exact when ``gap == 0`` (the published SS/ScanMatch settings) and within rounding otherwise.
+    exact when ``gap == 0`` (the published SS/ScanMatch settings) and within rounding otherwise. Rows are
+    stored ``[m + 1, B]`` so the running maximum runs over contiguous memory.
 
     Args:
-        S: ``[B, n, m]`` substitution scores (row ``i`` = symbol ``i`` of the first sequence).
+        S: ``[B, n, m]`` substitution scores, or None with ``table`` ``[K, K]`` and symbol codes
+            ``A`` ``[B, n]`` / ``Bs`` ``[B, m]`` (then each row of scores is gathered when needed).
         la, lb: ``[B]`` true lengths (``<= n``, ``<= m``).
         gap: gap score (added, so negative values penalise).
         border: ``"standard"`` (``F[i, 0] = gap*i``) or ``"scanmatch"`` (the GazeParser port:
@@ -72,41 +77,49 @@ def nw_linear_gap(
     Returns:
         ``[B]`` float64.
     """
-    S = np.asarray(S, dtype=np.float64)
-    B, n, m = S.shape
+    if S is not None:
+        S = np.asarray(S, dtype=np.float64)
+        B, n, m = S.shape
+    else:
+        assert table is not None and A is not None and Bs is not None
+        B, n = A.shape
+        m = Bs.shape[1]
+        K = table.shape[1]
+        flat_table = np.ascontiguousarray(table, dtype=np.float64).ravel()
+        rowcode = np.asarray(A, dtype=np.int64) * K  # [B, n]
+        colcode = np.ascontiguousarray(np.asarray(Bs, dtype=np.int64).T)  # [m, B]
     la = np.asarray(la, dtype=np.int64)
     lb = np.asarray(lb, dtype=np.int64)
+    if reduce == "max" and gap >= 0:
+        reduce = "end"  # with gap >= 0 the table never decreases along rows or columns: its max is F[la, lb]
     off = 1.0 if border == "scanmatch" else 0.0
-    cols = np.arange(m + 1, dtype=np.float64)
-    row = np.broadcast_to(gap * (cols + off), (B, m + 1)).copy()
-    if border == "scanmatch":
-        row[:, 0] = gap * 1.0  # the port writes F[0, 0] = gap * (0 + 1) last
-    if reduce == "end":
-        out = np.where(la == 0, row[np.arange(B), np.minimum(lb, m)], 0.0)
-    else:
-        valid_c = np.arange(m + 1)[None, :] <= lb[:, None]
-        out = np.where(valid_c, row, -np.inf).max(axis=1)
-    ramp = gap * cols  # gap * j
-    valid_c = np.arange(m + 1)[None, :] <= lb[:, None]
+    cols = np.arange(m + 1, dtype=np.float64)[:, None]  # [m+1, 1]
+    row = np.ascontiguousarray(np.broadcast_to(gap * (cols + off), (m + 1, B)))
+    valid_c = np.arange(m + 1)[:, None] <= lb[None, :]  # [m+1, B]
     idx = np.arange(B)
-    c = np.empty((B, m + 1), dtype=np.float64)
-    for i in range(1, n + 1):
-        c[:, 0] = gap * (i + off)
-        np.maximum(row[:, :-1] + S[:, i - 1, :], row[:, 1:] + gap, out=c[:, 1:])
+    if reduce == "end":
+        out = np.where(la == 0, row[np.minimum(lb, m), idx], 0.0)
+    else:
+        out = np.where(valid_c, row, -np.inf).max(axis=0)
+    ramp = gap * cols
+    c = np.empty((m + 1, B), dtype=np.float64)
+    for i in range(1, int(la.max(initial=0)) + 1):
+        srow = S[:, i - 1, :].T if S is not None else flat_table[rowcode[:, i - 1][None, :] + colcode]
+        c[0] = gap * (i + off)
+        np.maximum(row[:-1] + srow, row[1:] + gap, out=c[1:])
         if gap == 0.0:
-            row = np.maximum.accumulate(c, axis=1)
+            row = np.maximum.accumulate(c, axis=0)
         else:
-            row = np.maximum.accumulate(c - ramp, axis=1) + ramp
+            row = np.maximum.accumulate(c - ramp, axis=0) + ramp
             row = np.maximum(row, c)  # keep exact values where no horizontal gap was taken
-        live = i <= la
         if reduce == "end":
             hit = la == i
             if hit.any():
-                out[hit] = row[idx[hit], lb[hit]]
+                out[hit] = row[lb[hit], idx[hit]]
         else:
-            if live.any():
-                rm = np.where(valid_c, row, -np.inf).max(axis=1)
-                out = np.where(live, np.maximum(out, rm), out)
+            live = i <= la
+            rm = np.where(valid_c, row, -np.inf).max(axis=0)
+            out = np.where(live, np.maximum(out, rm), out)
     return out
 
 
@@ -236,3 +249,51 @@ def wavefront_backtrack(R: np.ndarray, la: np.ndarray, lb: np.ndarray) -> tuple[
     rows_i = np.where(ok, np.take_along_axis(I_rev, posc, axis=1), 0)
     cols_j = np.where(ok, np.take_along_axis(J_rev, posc, axis=1), 0)
     return rows_i, cols_j, L
+
+
+def lcs_bitparallel_codes(A: np.ndarray, la: np.ndarray, Bs: np.ndarray, lb: np.ndarray) -> np.ndarray:
+    """:func:`lcs_bitparallel` for padded integer codes, masked by length (padding values are ignored).
+
+    The match masks are built per (pair, symbol) with one ``bincount`` instead of an ``[B, n, m]``
+    comparison: ``PM[b, c] = sum_i [A[b, i] == c] << i``; then ``pm[b, j] = PM[b, Bs[b, j]]``.
+    """
+    N, n = A.shape
+    if n > POPCOUNT_MAX:
+        raise ValueError("lcs_bitparallel_codes handles first strings of at most 64 symbols")
+    m = Bs.shape[1]
+    la = np.asarray(la, dtype=np.int64)
+    lb = np.asarray(lb, dtype=np.int64)
+    va = np.arange(n)[None, :] < la[:, None]
+    vb = np.arange(m)[None, :] < lb[:, None]
+    sa, sb = A[va], Bs[vb]
+    if sa.size == 0 or sb.size == 0:
+        return np.zeros(N, dtype=np.int64)
+    lo = min(int(sa.min()), int(sb.min()))
+    K = max(int(sa.max()), int(sb.max())) - lo + 2  # code K - 1: "no symbol" (a zero mask)
+    if N * K > 20_000_000:  # sparse alphabet: compress the codes first
+        uniq, inv = np.unique(np.concatenate([sa, sb]), return_inverse=True)
+        ca = np.full(A.shape, 0, np.int64)
+        cb = np.full(Bs.shape, len(uniq), np.int64)
+        ca[va], cb[vb] = inv[: sa.size], inv[sa.size :]
+        K = len(uniq) + 1
+    else:
+        ca = A - lo
+        cb = np.where(vb, Bs - lo, K - 1)
+    rows = np.broadcast_to(np.arange(N)[:, None] * K, A.shape)[va]
+    flat = rows + ca[va]
+    bit = np.broadcast_to(np.arange(n)[None, :], A.shape)[va]
+    lowm = bit < 32
+    PM = np.bincount(flat[lowm], weights=np.exp2(bit[lowm]), minlength=N * K).astype(np.uint64)
+    if n > 32:
+        hi = ~lowm
+        PM |= np.bincount(flat[hi], weights=np.exp2(bit[hi] - 32), minlength=N * K).astype(np.uint64) << np.uint64(32)
+    pm = np.take_along_axis(PM.reshape(N, K), cb, axis=1)  # [N, m]
+    V = np.full(N, np.uint64(0xFFFFFFFFFFFFFFFF), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(int(lb.max())):
+            U = V & pm[:, j]
+            V = (V + U) | (V - U)
+    mask = np.where(
+        la >= 64, np.uint64(0xFFFFFFFFFFFFFFFF), (np.uint64(1) << la.clip(0, 63).astype(np.uint64)) - np.uint64(1)
+    )
+    return _popcount64(~V & mask)

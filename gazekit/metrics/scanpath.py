@@ -161,39 +161,121 @@ def _pad(seqs: Sequence[np.ndarray], idx: np.ndarray, fill: float | int, width: 
     return out
 
 
+def _dedupe(objs: Sequence[Any]) -> tuple[list[Any], np.ndarray]:
+    """Unique objects (by identity) and the index of each input into them."""
+    index: dict[int, int] = {}
+    uniq: list[Any] = []
+    inv = np.empty(len(objs), dtype=np.int64)
+    for k, o in enumerate(objs):
+        u = index.get(id(o))
+        if u is None:
+            u = index[id(o)] = len(uniq)
+            uniq.append(o)
+        inv[k] = u
+    return uniq, inv
+
+
+def _concat_pad(arrays: Sequence[np.ndarray], fill: float | int, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Stack 1-D arrays into ``[U, T]`` padded with ``fill`` (one vectorised scatter) + lengths ``[U]``."""
+    U = len(arrays)
+    L = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=U)
+    T = int(L.max()) if U else 0
+    P = np.full((U, max(T, 1)), fill, dtype=dtype)
+    tot = int(L.sum())
+    if tot:
+        flat = np.concatenate([np.asarray(a) for a in arrays if len(a)]).astype(dtype, copy=False)
+        rows = np.repeat(np.arange(U), L)
+        cols = np.arange(tot) - np.repeat(np.cumsum(L) - L, L)
+        P[rows, cols] = flat
+    return P, L
+
+
+def _int_codes(As: Sequence, Bs: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Padded int64 symbol arrays of two aligned lists when every sequence is an integer array/list."""
+    ua, ia = _dedupe(As)
+    ub, ib = _dedupe(Bs)
+    conv = []
+    for u in (ua, ub):
+        out = []
+        for s in u:
+            if isinstance(s, Scanpath):
+                s = _symbols(s)
+            if isinstance(s, str):
+                return None
+            a = np.asarray(s)
+            if a.size and a.dtype.kind not in "iub":
+                return None
+            out.append(a.reshape(-1).astype(np.int64, copy=False))
+        conv.append(out)
+    PA, LA = _concat_pad(conv[0], -1, np.int64)
+    PB, LB = _concat_pad(conv[1], -1, np.int64)
+    return PA[ia], LA[ia], PB[ib], LB[ib]
+
+
 # --------------------------------------------------------------------------------------------- strings: SS, edit distance
+def _padded_codes(As: Sequence, Bs: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    got = _int_codes(As, Bs)
+    if got is not None:
+        return got
+    ea, eb = _encode_pairs(As, Bs)
+    PA, LA = _concat_pad(ea, -1, np.int64)
+    PB, LB = _concat_pad(eb, -1, np.int64)
+    return PA, LA, PB, LB
+
+
 def lcs_length_batch(As: Sequence, Bs: Sequence) -> np.ndarray:
     """Longest-common-subsequence lengths for aligned lists of symbol sequences (bit-parallel, batched)."""
     if len(As) != len(Bs):
         raise ConfigError(f"need as many first as second sequences, got {len(As)} and {len(Bs)}")
-    ea, eb = _encode_pairs(As, Bs)
-    return _lcs_encoded(ea, eb)
+    return lcs_padded(*_padded_codes(As, Bs))
 
 
-def _lcs_encoded(ea: list[np.ndarray], eb: list[np.ndarray]) -> np.ndarray:
-    N = len(ea)
+def lcs_padded(A: np.ndarray, la: np.ndarray, B: np.ndarray, lb: np.ndarray) -> np.ndarray:
+    """LCS lengths of padded int symbol arrays ``A`` ``[N, n]`` / ``B`` ``[N, m]`` with lengths ``la``/``lb``.
+
+    Pairs whose shorter string fits in 64 symbols run bit-parallel (one uint64 state per pair, ``m``
+    vector steps); longer ones run the row-wise DP. Values beyond the lengths are ignored.
+    """
+    A = np.asarray(A, dtype=np.int64)
+    B = np.asarray(B, dtype=np.int64)
+    la = np.asarray(la, dtype=np.int64)
+    lb = np.asarray(lb, dtype=np.int64)
+    N = len(la)
     out = np.zeros(N, dtype=np.int64)
-    la = np.fromiter((len(s) for s in ea), dtype=np.int64, count=N)
-    lb = np.fromiter((len(s) for s in eb), dtype=np.int64, count=N)
-    # put the shorter string in the bit-vector (LCS is symmetric)
-    swap = la > lb
-    short = [eb[k] if swap[k] else ea[k] for k in range(N)]
-    long_ = [ea[k] if swap[k] else eb[k] for k in range(N)]
-    ls, ll = np.minimum(la, lb), np.maximum(la, lb)
-    small = np.flatnonzero((ls <= _dp.POPCOUNT_MAX) & (ls > 0))
-    big = np.flatnonzero(ls > _dp.POPCOUNT_MAX)
-    for idx in _chunks(ls[small], ll[small], budget=_CELL_BUDGET * 4):
-        sel = small[idx]
-        A = _pad(short, sel, -1)
-        Bm = _pad(long_, sel, -2)
-        out[sel] = _dp.lcs_bitparallel(A, ls[sel], Bm, ll[sel])
-    for idx in _chunks(ls[big], ll[big]):
-        sel = big[idx]
-        A = _pad(short, sel, -1)
-        Bm = _pad(long_, sel, -2)
-        S = (A[:, :, None] == Bm[:, None, :]).astype(np.float64)
-        out[sel] = np.rint(_dp.nw_linear_gap(S, ls[sel], ll[sel], 0.0)).astype(np.int64)
+    if N == 0:
+        return out
+    swap = la > lb  # LCS is symmetric: keep the shorter string in the bit-vector
+    if swap.any():
+        w = max(A.shape[1], B.shape[1])
+        A2 = np.full((N, w), -1, np.int64)
+        B2 = np.full((N, w), -1, np.int64)
+        A2[:, : A.shape[1]] = A
+        B2[:, : B.shape[1]] = B
+        A2[swap], B2[swap] = B2[swap].copy(), A2[swap].copy()
+        A, B = A2, B2
+        la, lb = np.where(swap, lb, la), np.where(swap, la, lb)
+    small = (la <= _dp.POPCOUNT_MAX) & (la > 0)
+    if small.all():
+        out[:] = _dp.lcs_bitparallel_codes(A[:, : min(A.shape[1], 64)], la, B, lb)
+    else:
+        sel = np.flatnonzero(small)
+        if len(sel):
+            out[sel] = _dp.lcs_bitparallel_codes(A[sel, : min(A.shape[1], 64)], la[sel], B[sel], lb[sel])
+        big = np.flatnonzero(la > _dp.POPCOUNT_MAX)
+        for idx in _chunks(la[big], lb[big]):
+            g = big[idx]
+            n, m = int(la[g].max()), int(lb[g].max())
+            S = (A[g, :n, None] == B[g, None, :m]).astype(np.float64)
+            out[g] = np.rint(_dp.nw_linear_gap(S, la[g], lb[g], 0.0)).astype(np.int64)
     return out
+
+
+def sequence_score_padded(A: np.ndarray, la: np.ndarray, B: np.ndarray, lb: np.ndarray) -> np.ndarray:
+    """SS of padded int symbol arrays (see :func:`lcs_padded`): ``LCS / max(len)``, NaN where both empty."""
+    lcs = lcs_padded(A, la, B, lb).astype(np.float64)
+    denom = np.maximum(np.asarray(la), np.asarray(lb)).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, lcs / np.where(denom > 0, denom, 1.0), np.nan)
 
 
 def sequence_score_batch(preds: Sequence, gts: Sequence, *, truncate: int | None = None) -> np.ndarray:
@@ -201,14 +283,12 @@ def sequence_score_batch(preds: Sequence, gts: Sequence, *, truncate: int | None
 
     ``truncate`` cuts both sequences to their first ``truncate`` symbols first (IRL's ``max_step``).
     """
+    if len(preds) != len(gts):
+        raise ConfigError(f"need as many predicted as human sequences, got {len(preds)} and {len(gts)}")
+    A, la, B, lb = _padded_codes(preds, gts)
     if truncate is not None:
-        preds = [_symbols(p)[:truncate] for p in preds]
-        gts = [_symbols(g)[:truncate] for g in gts]
-    ea, eb = _encode_pairs(preds, gts)
-    lcs = _lcs_encoded(ea, eb).astype(np.float64)
-    denom = np.array([max(len(a), len(b)) for a, b in zip(ea, eb, strict=True)], dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, lcs / np.where(denom > 0, denom, 1.0), np.nan)
+        la, lb = np.minimum(la, truncate), np.minimum(lb, truncate)
+    return sequence_score_padded(A, la, B, lb)
 
 
 def sequence_score(pred: Sequence | str | np.ndarray, gt: Sequence | str | np.ndarray) -> float:
@@ -223,15 +303,13 @@ def sequence_score(pred: Sequence | str | np.ndarray, gt: Sequence | str | np.nd
 
 def edit_distance_batch(As: Sequence, Bs: Sequence, *, normalize: bool = False) -> np.ndarray:
     """Levenshtein distances for aligned lists of symbol sequences (``normalize``: divide by the longer length)."""
-    ea, eb = _encode_pairs(As, Bs)
-    N = len(ea)
-    la = np.fromiter((len(s) for s in ea), dtype=np.int64, count=N)
-    lb = np.fromiter((len(s) for s in eb), dtype=np.int64, count=N)
-    out = np.zeros(N, dtype=np.float64)
+    if len(As) != len(Bs):
+        raise ConfigError(f"need as many first as second sequences, got {len(As)} and {len(Bs)}")
+    A, la, B, lb = _padded_codes(As, Bs)
+    out = np.zeros(len(la), dtype=np.float64)
     for idx in _chunks(la, lb):
-        A = _pad(ea, idx, -1)
-        Bm = _pad(eb, idx, -2)
-        S = -(A[:, :, None] != Bm[:, None, :]).astype(np.float64)
+        n, m = max(int(la[idx].max()), 1), max(int(lb[idx].max()), 1)
+        S = -(A[idx, :n, None] != B[idx, None, :m]).astype(np.float64)
         out[idx] = -_dp.nw_linear_gap(S, la[idx], lb[idx], -1.0)
     if normalize:
         denom = np.maximum(la, lb).astype(np.float64)
@@ -513,33 +591,93 @@ def scanmatch_batch(
         raise ConfigError(f"need as many first as second scanpaths, got {len(As)} and {len(Bs)}")
     xres, yres = (int(v) for v in _screen(screen_size))
     sub, _, _ = _scanmatch_tables(xres, yres, int(bins[0]), int(bins[1]), threshold)
-    kw = {"bins": bins, "temp_bin": temp_bin, "offset": offset, "threshold": threshold}
-    cache: dict[int, np.ndarray] = {}
-
-    def seq(s: Any) -> np.ndarray:
-        if sequences:
-            return np.asarray(s, dtype=np.int64)
-        k = id(s)
-        if k not in cache:
-            cache[k] = scanmatch_sequence(s, (xres, yres), **kw)
-        return cache[k]
-
-    sa = [seq(a) for a in As]
-    sb = [seq(b) for b in Bs]
-    N = len(sa)
-    la = np.fromiter((len(s) for s in sa), dtype=np.int64, count=N)
-    lb = np.fromiter((len(s) for s in sb), dtype=np.int64, count=N)
+    ua, ia = _dedupe(As)
+    ub, ib = _dedupe(Bs)
+    if sequences:
+        PA, LA = _concat_pad([np.asarray(a, np.int64).ravel() for a in ua], 0, np.int64)
+        PB, LB = _concat_pad([np.asarray(b, np.int64).ravel() for b in ub], 0, np.int64)
+    else:
+        kw = {"bins": bins, "temp_bin": temp_bin, "offset": offset}
+        PA, LA = _scanmatch_sequences(ua, (xres, yres), **kw)
+        PB, LB = _scanmatch_sequences(ub, (xres, yres), **kw)
+    la, lb = LA[ia], LB[ib]
+    N = len(ia)
     out = np.full(N, np.nan)
     max_sub = float(np.max(sub))
     for idx in _chunks(la, lb):
-        A = _pad(sa, idx, 0)
-        Bm = _pad(sb, idx, 0)
-        S = sub[A[:, :, None], Bm[:, None, :]]
-        fmax = _dp.nw_linear_gap(S, la[idx], lb[idx], gap, border="scanmatch", reduce="max")
+        n, m = max(int(la[idx].max()), 1), max(int(lb[idx].max()), 1)
+        fmax = _dp.nw_linear_gap(
+            None,
+            la[idx],
+            lb[idx],
+            gap,
+            border="scanmatch",
+            reduce="max",
+            table=sub,
+            A=PA[ia[idx], :n],
+            Bs=PB[ib[idx], :m],
+        )
         scale = max_sub * np.maximum(la[idx], lb[idx]).astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[idx] = fmax / scale
     return out
+
+
+def _stack_points(sps: Sequence[ScanpathLike]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenated x, y, duration (ms; NaN when unknown) of many scanpaths + their lengths."""
+    xs, ys, ds = [], [], []
+    L = np.zeros(len(sps), dtype=np.int64)
+    for k, sp in enumerate(sps):
+        if isinstance(sp, Scanpath):
+            xs.append(sp.x)
+            ys.append(sp.y)
+            ds.append(sp.duration)
+            L[k] = len(sp)
+            continue
+        a = np.asarray(sp, dtype=np.float64)
+        if a.size == 0:
+            continue
+        if a.ndim != 2 or a.shape[1] < 2:
+            raise DataFormatError(f"a scanpath array must be [n, 2] or [n, 3] (x, y[, duration]), got shape {a.shape}")
+        xs.append(a[:, 0])
+        ys.append(a[:, 1])
+        ds.append(a[:, 2] if a.shape[1] >= 3 else np.full(len(a), np.nan))
+        L[k] = len(a)
+    if not xs:
+        z = np.zeros(0)
+        return z, z, z, L
+    x, y, d = np.concatenate(xs), np.concatenate(ys), np.concatenate(ds)
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise DataFormatError("fixation coordinates must be finite (got NaN or inf)")
+    return x, y, d, L
+
+
+def _scanmatch_sequences(
+    sps: Sequence[ScanpathLike], screen_size: tuple[int, int], *, bins: tuple[int, int], temp_bin: float, offset
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`scanmatch_sequence` of many scanpaths at once: padded ``[U, T]`` symbols + lengths."""
+    xres, yres = screen_size
+    _, xi, yi = _scanmatch_tables(xres, yres, int(bins[0]), int(bins[1]), 3.5)
+    x, y, d, L = _stack_points(sps)
+    x, y = x - offset[0], y - offset[1]
+    x = np.where(x < 0, 0, x)
+    y = np.where(y < 0, 0, y)
+    x = np.where(x >= xres, xres - 1, x).astype(np.int64)
+    y = np.where(y >= yres, yres - 1, y).astype(np.int64)
+    sym = yi[y] * int(bins[0]) + xi[x]
+    owner = np.repeat(np.arange(len(sps)), L)
+    if temp_bin:
+        if np.any(~np.isfinite(d)):
+            raise DataFormatError("ScanMatch with temp_bin > 0 needs fixation durations (found NaN)")
+        reps = np.round(np.where(d < 0, 0, d).astype(np.int64) / float(temp_bin)).astype(np.int64)
+        sym = np.repeat(sym, reps)
+        owner = np.repeat(owner, reps)
+    Ls = np.bincount(owner, minlength=len(sps)).astype(np.int64)
+    P = np.zeros((len(sps), max(int(Ls.max()) if len(sps) else 0, 1)), dtype=np.int64)
+    if sym.size:
+        cols = np.arange(sym.size) - np.repeat(np.cumsum(Ls) - Ls, Ls)
+        P[owner, cols] = sym
+    return P, Ls
 
 
 def scanmatch(
@@ -616,6 +754,52 @@ def _vectors(s: ScanpathLike, grouping: bool, tdir: float, tdur: float, tamp: fl
     return _Vectors(sx, sy, lx, ly, rho, theta2, d, True)
 
 
+def _vector_table(
+    sps: Sequence[ScanpathLike], grouping: bool, tdir: float, tdur: float, tamp: float
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Saccade representations of many scanpaths as padded ``[U, T]`` arrays per field, the number of
+    saccades ``[U]`` and whether each scanpath has >= 3 fixations. Without grouping, all scanpaths are
+    processed with a handful of array operations; grouping (inherently sequential) runs per scanpath."""
+    fields = ("sx", "sy", "lx", "ly", "rho", "theta2", "dur")
+    U = len(sps)
+    if grouping:
+        vs = [_vectors(s, grouping, tdir, tdur, tamp) for s in sps]
+        ok = np.array([v.ok for v in vs], dtype=bool)
+        table = {}
+        L = np.zeros(U, dtype=np.int64)
+        for f in fields:
+            table[f], L = _concat_pad([getattr(v, f) for v in vs], 0.0, np.float64)
+        return table, L, ok
+    x, y, d, n = _stack_points(sps)
+    ok = n >= 3
+    ends = np.cumsum(n)
+    keep = np.ones(max(len(x) - 1, 0), dtype=bool)
+    keep[(ends[(n > 0) & (ends < len(x))] - 1)] = False  # the step from one scanpath's last point to the next
+    owner = np.repeat(np.arange(U), n)[:-1][keep] if len(x) else np.zeros(0, np.int64)
+    lx, ly = np.diff(x)[keep], np.diff(y)[keep]
+    rho = np.sqrt(lx**2 + ly**2)
+    theta = np.arctan2(ly, lx)
+    theta2 = np.where(theta < 0, np.pi + (np.pi + theta), theta)
+    vals = {
+        "sx": x[:-1][keep],
+        "sy": y[:-1][keep],
+        "lx": lx,
+        "ly": ly,
+        "rho": rho,
+        "theta2": theta2,
+        "dur": (d / 1000.0)[:-1][keep],
+    }
+    L = np.bincount(owner, minlength=U).astype(np.int64)
+    T = max(int(L.max()) if U else 0, 1)
+    cols = np.arange(len(owner)) - np.repeat(np.cumsum(L) - L, L)
+    table = {}
+    for f in fields:
+        P = np.zeros((U, T))
+        P[owner, cols] = vals[f]
+        table[f] = P
+    return table, L, ok
+
+
 def _median_sorted(v: np.ndarray, L: np.ndarray) -> np.ndarray:
     """Row medians of ``v`` ``[B, T]`` over the first ``L`` entries (rows pre-filled with +inf beyond)."""
     s = np.sort(v, axis=1)
@@ -650,29 +834,21 @@ def multimatch_batch(
         sizes = np.broadcast_to(sizes, (N, 2))
     elif sizes.shape != (N, 2):
         raise ConfigError(f"screen_size must be (w, h) or one (w, h) per pair, got shape {sizes.shape}")
-    cache: dict[int, _Vectors] = {}
-
-    def vec(s: Any) -> _Vectors:
-        k = id(s)
-        if k not in cache:
-            cache[k] = _vectors(s, grouping, tdir, tdur, tamp)
-        return cache[k]
-
-    va = [vec(a) for a in As]
-    vb = [vec(b) for b in Bs]
+    fields = ("sx", "sy", "lx", "ly", "rho", "theta2", "dur")
+    ua, ia = _dedupe(As)
+    ub, ib = _dedupe(Bs)
+    FA, LA, okA = _vector_table(ua, grouping, tdir, tdur, tamp)
+    FB, LB, okB = _vector_table(ub, grouping, tdir, tdur, tamp)
     out = np.full((N, 5), np.nan)
-    ok = np.array([a.ok and b.ok for a, b in zip(va, vb, strict=True)], dtype=bool)
-    good = np.flatnonzero(ok)
+    good = np.flatnonzero(okA[ia] & okB[ib])
     if len(good) == 0:
         return out
-    la = np.array([len(va[k].lx) for k in good], dtype=np.int64)
-    lb = np.array([len(vb[k].lx) for k in good], dtype=np.int64)
-    fields = ("sx", "sy", "lx", "ly", "rho", "theta2", "dur")
+    la, lb = LA[ia[good]], LB[ib[good]]
     for idx in _chunks(la, lb):
         sel = good[idx]
         n, m = int(la[idx].max()), int(lb[idx].max())
-        PA = {f: _pad([getattr(va[k], f) for k in sel], np.arange(len(sel)), 0.0, n) for f in fields}
-        PB = {f: _pad([getattr(vb[k], f) for k in sel], np.arange(len(sel)), 0.0, m) for f in fields}
+        PA = {f: FA[f][ia[sel], :n] for f in fields}
+        PB = {f: FB[f][ib[sel], :m] for f in fields}
         M = np.sqrt(
             np.abs(PA["lx"][:, :, None] - PB["lx"][:, None, :]) ** 2
             + np.abs(PA["ly"][:, :, None] - PB["ly"][:, None, :]) ** 2
