@@ -204,6 +204,15 @@ def test_multimatch_nan_rule_identity_and_unknown_durations():
     assert np.isnan(r["duration"]) and r["shape"] == 1.0
 
 
+def test_multimatch_symmetric_on_continuous_inputs():
+    rng = np.random.default_rng(11)
+    As = [_rand_sp(rng, int(rng.integers(3, 20))) for _ in range(100)]
+    Bs = [_rand_sp(rng, int(rng.integers(3, 20))) for _ in range(100)]
+    ab, ba = sm.multimatch_batch(As, Bs, (W, H)), sm.multimatch_batch(Bs, As, (W, H))
+    # without alignment ties the path of (b, a) is the transpose of the path of (a, b): all five symmetric
+    np.testing.assert_allclose(ab, ba, atol=1e-12)
+
+
 def test_wavefront_backtrack_path_is_monotone():
     rng = np.random.default_rng(7)
     C = rng.random((5, 7, 9))
@@ -258,21 +267,23 @@ def test_point_metric_hand_fixtures():
 
 
 # --------------------------------------------------------------------------------------------- properties
-coords = st.floats(min_value=0, max_value=1000, allow_nan=False, allow_infinity=False)
+coords = st.floats(min_value=0, max_value=1000, allow_nan=False, allow_infinity=False, allow_subnormal=False).map(
+    lambda v: round(v, 3)
+)
 paths = st.lists(st.tuples(coords, coords, st.floats(min_value=20, max_value=800)), min_size=3, max_size=12).map(
     lambda v: np.array(v, dtype=float)
 )
 
 
 @settings(max_examples=40, deadline=None)
-@given(paths, paths, st.floats(min_value=0.1, max_value=10))
+@given(paths, paths, st.sampled_from([0.125, 0.5, 2.0, 8.0]))
 def test_properties_identity_symmetry_bounds_units(a, b, scale):
     size = (1000.0, 1000.0)
     mm = sm.multimatch_batch([a, b, a], [a, a, b], size)
     assert np.allclose(mm[0], 1.0)
     assert np.all((mm[1:] >= -1e-12) & (mm[1:] <= 1 + 1e-12))
-    # shape/length/position/direction are symmetric; unit-free after scaling coordinates and screen together
-    np.testing.assert_allclose(mm[1, :4], mm[2, :4], atol=1e-9)
+    # unit-free: scaling coordinates and screen together (by powers of two, so equal-cost alignment ties
+    # stay ties) leaves every dimension unchanged
     sc = a.copy()
     sc[:, :2] *= scale
     sb = b.copy()
