@@ -73,7 +73,12 @@ def _record_fields(rec: dict, n: int, *, path: str, index: int) -> dict[str, Any
         )
     if "length" in rec and rec["length"] is not None:
         length = rec["length"]
-        if not isinstance(length, int | float) or int(length) != n:
+        if (
+            isinstance(length, bool)
+            or not isinstance(length, int | float)
+            or not math.isfinite(length)
+            or int(length) != n
+        ):
             raise DataFormatError(
                 f"length is {length!r} but X has {n} fixations", path=path, record=index, field="length"
             )
@@ -207,6 +212,8 @@ def read_coco_search18_json(path: str | Path) -> list[Scanpath]:
         ) from None
     except UnicodeDecodeError as e:
         raise DataFormatError(f"not UTF-8 text ({e.reason})", path=p) from None
+    except RecursionError:
+        raise DataFormatError("JSON nested too deeply", path=p) from None
     except OSError as e:
         raise DataFormatError(f"cannot read ({e.strerror})", path=p) from None
     return parse_coco_search18(data, str(p))
@@ -473,6 +480,8 @@ def split_scanpaths(
         raise ConfigError("split2 needs coco2014_train_ids (the image ids of COCO2014 train)")
     for sp in scanpaths:
         s = sp.meta.get("split")
+        if not isinstance(s, str):
+            s = repr(s)
         if s == "val":
             s = "valid"
         if s not in out:

@@ -245,7 +245,9 @@ def _read_detection_file(path: Path, task: str, out: dict, frame: tuple[float, f
             if len(cell) > _MAX_DETECTIONS_FIELD:
                 raise DataFormatError("detections field too long", path=p, line=line, field="detections")
             try:
-                items = ast.literal_eval(cell)  # literals only: never executes or unpickles anything
+                with warnings.catch_warnings():  # malformed literals may warn before they fail
+                    warnings.simplefilter("ignore")
+                    items = ast.literal_eval(cell)  # literals only: never executes or unpickles anything
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 raise DataFormatError(
                     "detections must be a Python-literal list of [class, conf, x_max, x_min, y_max, y_min]",
@@ -363,7 +365,7 @@ def coco_search18_object_trials(
     skipped = 0
     skipped_keys: dict[tuple[str, str], None] = {}
     for sp in scanpaths:
-        if sp.task is None:
+        if not isinstance(sp.task, str) or not sp.task.strip():
             raise DataFormatError(
                 "record has no task (COCO-FreeView?); the object-level view needs a search target",
                 path=str(fixations_json) if isinstance(fixations_json, str | Path) else None,
@@ -505,7 +507,13 @@ def amazon_object_trials(
             height=int(round(h)),
             objects=objects,
             target=Target(category=target_cat, box=box),
-            meta={"task": target_cat, "target_index": ti, "target_image": target_name, "grid": (rows, cols)},
+            meta={
+                "task": target_cat,
+                "target_index": ti,
+                "target_image": target_name,
+                "grid": (rows, cols),
+                "layout": Path(name).stem,
+            },  # fmt: skip
         )
         fix = rec.get("fixations")
         if not isinstance(fix, dict) or not fix:
