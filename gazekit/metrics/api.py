@@ -2,7 +2,7 @@
 :func:`human_consistency`, :data:`SCANPATH_METRICS`.
 
 Pairing protocol (one place): a prediction is compared with **every** human scanpath that has the same
-``Scanpath.key`` = (stimulus, task). Pairwise metrics are computed per pair, averaged over the humans of
+``Scanpath.key`` = (stimulus, task) (with every human of the stimulus when the prediction has no task). Pairwise metrics are computed per pair, averaged over the humans of
 the prediction's key (NaN pairs, e.g. MultiMatch with < 3 fixations, are left out of that mean), then
 summarised over predictions (mean, std with ddof 0, n = predictions with a finite score). Set metrics
 (TFP-AUC, probability mismatch, behavioural delta) are computed on the whole prediction set against the
@@ -247,19 +247,21 @@ def _pairwise_values(name: str, pairs: _Pairs, ss_clusters: dict | None, opts: d
         if tb and not (_has_durations(A) and _has_durations(B)):
             raise DataFormatError("ss_dur needs fixation durations on every scanpath")
         trunc = opts.get("ss_truncate")
-        strings: dict[int, np.ndarray] = {}
+        strings: dict[tuple[int, tuple], np.ndarray] = {}
 
-        def sym(sp: Scanpath) -> np.ndarray:
-            k = id(sp)
+        def sym(sp: Scanpath, key: tuple) -> np.ndarray:
+            k = (id(sp), key)
             if k not in strings:
-                cl = ss_clusters.get(sp.key) if ss_clusters else None
+                cl = ss_clusters.get(key) if ss_clusters else None
                 if cl is None:
-                    raise DataFormatError(f"no SS clusters for {sp.key!r}")
+                    raise DataFormatError(f"no SS clusters for {key!r}")
                 strings[k] = sm.cluster_string(sp, cl, time_bin=tb)
             return strings[k]
 
-        # a prediction is encoded with the clusters of the humans it is compared with (same key)
-        return sm.sequence_score_batch([sym(a) for a in A], [sym(b) for b in B], truncate=trunc)
+        # a prediction is encoded with the clusters of the human it is compared with (that human's key)
+        return sm.sequence_score_batch(
+            [sym(a, b.key) for a, b in zip(A, B, strict=True)], [sym(b, b.key) for b in B], truncate=trunc
+        )
     if name in ("ss_objects", "edit_objects"):
         for s in (*A, *B):
             if s.objects is None:
@@ -465,7 +467,8 @@ def score_scanpaths(
 
     Args:
         predictions: model scanpaths; each is matched to all humans with the same ``Scanpath.key``
-            = (stimulus, task). Predictions without a matching human are ignored (their values are NaN).
+            = (stimulus, task); a prediction whose task is None is matched to every human scanpath of its
+            stimulus. Predictions without a matching human are ignored (their values are NaN).
         humans: human scanpaths.
         metrics: names from :data:`SCANPATH_METRICS` (case-insensitive; ``mm_shape``... select single
             MultiMatch dimensions). ``None``: every metric the data supports (durations, objects, bboxes).
@@ -491,7 +494,15 @@ def score_scanpaths(
     human_by_key: dict[tuple, list[int]] = {}
     for j, h in enumerate(hum):
         human_by_key.setdefault(h.key, []).append(j)
-    matched = [i for i, p in enumerate(preds) if p.key in human_by_key]
+    by_stim: dict[str, list[int]] = {}
+    for j, h in enumerate(hum):
+        by_stim.setdefault(h.stimulus, []).append(j)
+
+    def humans_of(p: Scanpath) -> list[int]:
+        # a prediction without a task is compared with every human scanpath of its stimulus
+        return human_by_key.get(p.key, []) if p.task is not None else by_stim.get(p.stimulus, [])
+
+    matched = [i for i, p in enumerate(preds) if humans_of(p)]
     if not matched:
         pk = sorted({repr(p.key) for p in preds})[:3]
         hk = sorted({repr(h.key) for h in hum})[:3]
@@ -501,14 +512,14 @@ def score_scanpaths(
         )
     pi_l, hi_l = [], []
     for i in matched:
-        js = human_by_key[preds[i].key]
+        js = humans_of(preds[i])
         pi_l.extend([i] * len(js))
         hi_l.extend(js)
     pi = np.asarray(pi_l, dtype=np.int64)
     hi = np.asarray(hi_l, dtype=np.int64)
     opts = {"ss_truncate": ss_truncate, "grid": grid}
     if (any(n in ("ss", "ss_dur") for n in names)) and ss_clusters is None:
-        keys = {preds[i].key for i in matched}
+        keys = {hum[j].key for j in hi_l}
         ss_clusters = {k: sm.fit_ss_clusters([hum[j] for j in human_by_key[k]]) for k in keys}
     pair_names = [n for n in names if n in _PAIRWISE or n in MULTIMATCH_NAMES]
     out = _score_pairs(pair_names, preds, hum, pi, hi, stimuli_sizes, ss_clusters, opts, pi, len(preds))

@@ -92,6 +92,15 @@ def test_pairing_protocol_is_mean_over_same_key_humans_then_over_predictions():
     assert not r["dtw"].higher_is_better and r["scanmatch"].higher_is_better
 
 
+def test_prediction_without_task_matches_every_human_of_its_stimulus():
+    hum = _world(5, n_stim=1, n_subj=3)
+    hum += [_sp(h.xy, stim=h.stimulus, task="bowl", subject=h.subject) for h in hum]
+    pred = Scanpath(hum[0].x, hum[0].y, hum[0].duration, stimulus=hum[0].stimulus, width=640, height=480)
+    r = score_scanpaths([pred], hum, ["dtw", "ss"])
+    assert r["dtw"].pairs.size == 6
+    assert r["dtw"].values[0] == pytest.approx(np.mean([sm.dtw(pred, h) for h in hum]))
+
+
 def test_default_metrics_follow_the_data_and_all_run():
     hum = _world(1)
     preds = [h for h in hum if h.subject == "0"]
