@@ -284,21 +284,20 @@ def to_model_frame(sp: Scanpath, *, force_initial_center: bool = True) -> Scanpa
     ``force_initial_center`` sets the first fixation to exactly (256, 160), as the IRL/HAT preprocessing
     does; ``meta["initial_fixation_forced"]`` records it.
     """
-    from gazekit.types import Frame
+    import dataclasses
 
     if sp.width is None or sp.height is None:
         raise DataFormatError(f"scanpath of {sp.stimulus!r} has no frame size; cannot convert")
-    out = sp.to_frame(Frame(MODEL_WIDTH, MODEL_HEIGHT), mode="resize")
-    if force_initial_center and len(out):
-        out.x = out.x.copy()
-        out.y = out.y.copy()
-        out.x[0], out.y[0] = MODEL_WIDTH / 2.0, MODEL_HEIGHT / 2.0
-        out.meta["initial_fixation_forced"] = True
-    if "bbox" in out.meta:
-        s = MODEL_WIDTH / sp.width, MODEL_HEIGHT / sp.height
-        b = out.meta["bbox"]
-        out.meta["bbox"] = [b[0] * s[0], b[1] * s[1], b[2] * s[0], b[3] * s[1]]
-    return out
+    sx, sy = MODEL_WIDTH / sp.width, MODEL_HEIGHT / sp.height
+    x, y = sp.x * sx, sp.y * sy
+    meta = dict(sp.meta)
+    if force_initial_center and len(x):
+        x[0], y[0] = MODEL_WIDTH / 2.0, MODEL_HEIGHT / 2.0
+        meta["initial_fixation_forced"] = True
+    if "bbox" in meta:
+        b = meta["bbox"]
+        meta["bbox"] = [b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy]
+    return dataclasses.replace(sp, x=x, y=y, width=float(MODEL_WIDTH), height=float(MODEL_HEIGHT), meta=meta)
 
 
 def read_coco_search18(
