@@ -449,3 +449,23 @@ def kld_mit(saliency: np.ndarray, fixation_density: np.ndarray, eps: float = 2.2
     P = saliency / saliency.sum()
     Q = fixation_density / fixation_density.sum()
     return float(sum(q * math.log(eps + q / (p + eps)) for p, q in zip(P.ravel(), Q.ravel(), strict=True)))
+
+
+def fdiss(S1: np.ndarray, S2: np.ndarray, r: float) -> tuple[float, float, float]:
+    """Foveal-disc IoU scanpath score, loop by loop: (fdiss, precision, recall)."""
+    if len(S1) == 0 or len(S2) == 0:
+        return 0.0, 0.0, 0.0
+
+    def iou(p: Sequence[float], q: Sequence[float]) -> float:
+        d = _dist(p, q)
+        if d == 0:
+            return 1.0
+        if d >= 2 * r:
+            return 0.0
+        inter = 2 * r * r * math.acos(d / (2 * r)) - (d / 2) * math.sqrt(4 * r * r - d * d)
+        return inter / (2 * math.pi * r * r - inter)
+
+    prec = sum(max(iou(p, q) for q in S2) for p in S1) / len(S1)
+    rec = sum(max(iou(q, p) for p in S1) for q in S2) / len(S2)
+    f = 2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0
+    return f, prec, rec

@@ -41,6 +41,8 @@ SCANPATH_METRICS: dict[str, str] = {
     "frechet": "discrete Frechet distance, px; lower is better",
     "eyenalysis": "Eyenalysis double-mapping distance, px; lower is better",
     "tde": "time-delay embedding distance (k = 3, mean; human as reference), px; lower is better",
+    "fdiss": "foveal-disc IoU scanpath score (F1 of bidirectional best disc IoU, radius fdiss_radius px, "
+    "default 45 = about 1 degree); higher is better",
     "tfp_auc": "TFP-AUC: plain sum of the target-found curve, steps 1..max_step+1 (set metric); higher = "
     "finds the target sooner",
     "prob_mismatch": "sum |TFP_model - TFP_human| over the curve (set metric); lower is better",
@@ -73,6 +75,7 @@ _PAIRWISE = {
     "frechet",
     "eyenalysis",
     "tde",
+    "fdiss",
 }
 _PER_SCANPATH = {"found_rate", "fixations_to_target", "scanpath_ratio"}
 _SET = {"tfp_auc", "prob_mismatch", "delta"}
@@ -295,6 +298,8 @@ def _pairwise_values(name: str, pairs: _Pairs, ss_clusters: dict | None, opts: d
         return sm.eyenalysis_batch(A, B)
     if name == "tde":
         return sm.time_delay_embedding_batch(B, A, k=int(opts.get("tde_k", 3)))
+    if name == "fdiss":
+        return sm.fdiss_batch(A, B, float(opts.get("fdiss_radius", 45.0)))[:, 0]
     raise AssertionError(name)  # pragma: no cover
 
 
@@ -462,6 +467,7 @@ def score_scanpaths(
     ss_clusters: dict | None = None,
     ss_truncate: int | None = None,
     grid: int = 5,
+    fdiss_radius: float = 45.0,
 ) -> dict[str, MetricSummary]:
     """Score predicted scanpaths against human scanpaths.
 
@@ -478,6 +484,7 @@ def score_scanpaths(
         ss_clusters: ``{key: MeanShiftClusters}``; default: fitted on ``humans`` by the published protocol.
         ss_truncate: cut SS strings to this many symbols (IRL's ``max_step`` truncation).
         grid: cells per side of the edit-distance grid.
+        fdiss_radius: foveal disc radius in px for ``fdiss``.
 
     Returns:
         ``{name: MetricSummary}``; MultiMatch expands to ``mm_shape``, ``mm_direction``, ``mm_length``,
@@ -517,7 +524,7 @@ def score_scanpaths(
         hi_l.extend(js)
     pi = np.asarray(pi_l, dtype=np.int64)
     hi = np.asarray(hi_l, dtype=np.int64)
-    opts = {"ss_truncate": ss_truncate, "grid": grid}
+    opts = {"ss_truncate": ss_truncate, "grid": grid, "fdiss_radius": fdiss_radius}
     if (any(n in ("ss", "ss_dur") for n in names)) and ss_clusters is None:
         keys = {hum[j].key for j in hi_l}
         ss_clusters = {k: sm.fit_ss_clusters([hum[j] for j in human_by_key[k]]) for k in keys}
@@ -543,6 +550,7 @@ def human_consistency(
     ss_clusters: dict | None = None,
     ss_truncate: int | None = None,
     grid: int = 5,
+    fdiss_radius: float = 45.0,
 ) -> dict[str, MetricSummary]:
     """Human ceilings by leave-one-subject-out.
 
@@ -569,7 +577,7 @@ def human_consistency(
                     hi_l.append(b)
     pi = np.asarray(pi_l, dtype=np.int64)
     hi = np.asarray(hi_l, dtype=np.int64)
-    opts = {"ss_truncate": ss_truncate, "grid": grid}
+    opts = {"ss_truncate": ss_truncate, "grid": grid, "fdiss_radius": fdiss_radius}
     if any(n in ("ss", "ss_dur") for n in names) and ss_clusters is None:
         ss_clusters = {k: sm.fit_ss_clusters([hum[j] for j in v]) for k, v in by_key.items()}
     pair_names = [n for n in names if n in _PAIRWISE or n in MULTIMATCH_NAMES]

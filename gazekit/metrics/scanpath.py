@@ -49,6 +49,8 @@ __all__ = [
     "edit_distance_batch",
     "estimate_bandwidth",
     "eyenalysis",
+    "fdiss",
+    "fdiss_batch",
     "eyenalysis_batch",
     "fit_ss_cluster_map",
     "fit_ss_clusters",
@@ -1049,3 +1051,45 @@ def scaled_time_delay_embedding(human: ScanpathLike, simulated: ScanpathLike, ma
         best = win(k).min(axis=1) / k
         sims.append(math.exp(-float(best.sum() / len(best))))
     return sum(sims) / len(sims)
+
+
+# --------------------------------------------------------------------------------------------- FDISS
+def _lens_iou(d: np.ndarray, r: float) -> np.ndarray:
+    """IoU of two discs of radius ``r`` whose centres are ``d`` apart (1 at d = 0, 0 from d = 2r)."""
+    iou = np.where(d == 0, 1.0, 0.0)
+    part = (d > 0) & (d < 2 * r)
+    dd = d[part]
+    inter = 2 * r**2 * np.arccos(dd / (2 * r)) - (dd / 2) * np.sqrt(4 * r**2 - dd**2)
+    iou[part] = inter / (2 * np.pi * r**2 - inter)
+    return iou
+
+
+def fdiss_batch(As: Sequence[ScanpathLike], Bs: Sequence[ScanpathLike], radius: float) -> np.ndarray:
+    """FDISS for aligned lists: ``[B, 3]`` (fdiss, precision, recall); zeros where either is empty."""
+    if not radius > 0:
+        raise ConfigError(f"foveal radius must be > 0 px, got {radius}")
+    xa, xb, la, lb = _pairwise_tables(As, Bs)
+    out = np.zeros((len(xa), 3))
+    good = np.flatnonzero((la > 0) & (lb > 0))
+    for idx in _chunks(la[good], lb[good]):
+        sel = good[idx]
+        iou = _lens_iou(_cost(_pad(xa, sel, 0.0), _pad(xb, sel, 0.0)), float(radius))
+        n, m = iou.shape[1:]
+        va = np.arange(n)[None, :] < la[sel, None]
+        vb = np.arange(m)[None, :] < lb[sel, None]
+        iou = np.where(va[:, :, None] & vb[:, None, :], iou, -1.0)
+        p = np.where(va, iou.max(axis=2), 0.0).sum(1) / la[sel]
+        r = np.where(vb, iou.max(axis=1), 0.0).sum(1) / lb[sel]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f = np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1.0), 0.0)
+        out[sel] = np.column_stack([f, p, r])
+    return out
+
+
+def fdiss(a: ScanpathLike, b: ScanpathLike, radius: float) -> dict[str, float]:
+    """Foveal-disc IoU scanpath score (Kerkouri et al.; PyPI ``fdiss``): each fixation is a disc of
+    ``radius`` px (about 1 degree of visual angle); precision = mean over ``a`` of the best disc IoU with
+    ``b``, recall the other way, ``fdiss`` their harmonic mean. Symmetric in value, in [0, 1], 1 for
+    identical scanpaths; all 0 when either is empty (as the package)."""
+    f, p, r = fdiss_batch([a], [b], radius)[0]
+    return {"fdiss": float(f), "precision": float(p), "recall": float(r)}

@@ -310,3 +310,27 @@ def test_string_properties(a, b):
     e = sm.edit_distance(a, b)
     assert e == sm.edit_distance(b, a) and abs(len(a) - len(b)) <= e <= max(len(a), len(b))
     assert sm.edit_distance(a, a) == 0
+
+
+def test_fdiss_reference_hand_value_and_peer():
+    r = 10.0
+    lens = 2 * math.pi / 3 - math.sqrt(3) / 2  # intersection of two unit discs one radius apart
+    want = lens / (2 * math.pi - lens)
+    got = sm.fdiss(np.array([[0.0, 0.0]]), np.array([[10.0, 0.0]]), r)
+    assert got["fdiss"] == pytest.approx(want, abs=1e-12) and got["precision"] == got["recall"]
+    a = np.array([[0.0, 0.0], [100.0, 0.0]])
+    assert sm.fdiss(a, a, r)["fdiss"] == 1.0 and sm.fdiss(a, a + 25.0, r)["fdiss"] == 0.0
+    assert sm.fdiss(np.zeros((0, 2)), a, r) == {"fdiss": 0.0, "precision": 0.0, "recall": 0.0}
+    rng = np.random.default_rng(12)
+    As = [rng.uniform(0, 300, (int(rng.integers(1, 15)), 2)) for _ in range(200)]
+    Bs = [rng.uniform(0, 300, (int(rng.integers(1, 15)), 2)) for _ in range(200)]
+    got = sm.fdiss_batch(As, Bs, 40.0)
+    for x, y, g in zip(As, Bs, got, strict=True):
+        np.testing.assert_allclose(g, ref.fdiss(x, y, 40.0), atol=1e-12)
+    try:
+        from fdiss import FDISS
+    except ImportError:
+        return  # the peer is optional; the loop reference above defines the metric
+    for x, y, g in zip(As[:50], Bs[:50], got[:50], strict=True):
+        p = FDISS().evaluate(x, y, 40.0)
+        np.testing.assert_allclose(g, [p["fdiss"], p["precision"], p["recall"]], atol=1e-12)
