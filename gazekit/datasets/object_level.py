@@ -5,7 +5,8 @@ Object-level models (OAT and friends) do not look at pixels: they see a list of 
 evaluation, its box) and a scanpath whose ``objects`` array gives the fixated item per fixation
 (``-1`` = background). This module builds that view from
 
-* COCO-Search18 fixations + the YOLO detections file format (``detections/<task>.csv``), and
+* COCO-Search18 fixations + the YOLO detections file format (``detections/<task>.csv``) or COCO instance
+  annotations (:func:`coco_annotation_objects`), and
 * the Amazon book-cover collages (STI ``Amazon.json``) on OAT's 6 x 14 grid of 84 covers.
 
 Fixation -> object rule (:func:`assign_fixations_to_objects`): a fixation inside one or more boxes
@@ -48,6 +49,7 @@ __all__ = [
     "amazon_object_trials",
     "assign_fixations_to_objects",
     "canonical_category",
+    "coco_annotation_objects",
     "coco_search18_object_trials",
     "grid_objects",
     "match_target_object",
@@ -308,6 +310,84 @@ def read_detections(
     else:
         t = task if task is not None else task_from_detection_file(p)
         _read_detection_file(p, canonical_category(t), out, frame, errors)
+    return out
+
+
+def coco_annotation_objects(
+    instances_json: str | Path | dict,
+    pairs: Iterable[tuple[str, str]] | Iterable[Scanpath],
+    *,
+    display: tuple[float, float] = (1680.0, 1050.0),
+) -> dict[tuple[str, str], list[ObjectBox]]:
+    """Objects from COCO instance annotations instead of a detector, in COCO-Search18's display frame.
+
+    Args:
+        instances_json: a COCO annotation file (``instances_train2014.json`` ...) or its decoded dict.
+        pairs: the (image name, task) pairs to build (or scanpaths, whose ``stimulus``/``task`` are used).
+            Images are matched by COCO id (``000000211326.jpg`` and ``COCO_train2014_000000211326.jpg`` alike).
+        display: the display the images were letterboxed into (aspect kept, centred, zero padding).
+
+    Returns the same mapping as :func:`read_detections` (confidence 1.0, ``attributes["source"] ==
+    "annotation"``, ``attributes["iscrowd"]``); images missing from the annotation file are left out.
+    """
+    from gazekit.datasets._common import finite
+    from gazekit.datasets.coco_search18 import image_id
+    from gazekit.types import Frame, FrameTransform
+
+    path = "<dict>" if isinstance(instances_json, dict) else str(instances_json)
+    data = instances_json if isinstance(instances_json, dict) else load_json(instances_json)
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(k), list) for k in ("images", "annotations", "categories")
+    ):
+        raise DataFormatError("expected a COCO annotation object with images, annotations and categories", path=path)
+    cats = {}
+    for i, c in enumerate(data["categories"]):
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+            raise DataFormatError("category without a name", path=path, record=i, field="categories")
+        cats[c.get("id")] = c["name"]
+    want: dict[int, list[tuple[str, str]]] = {}
+    for pr in pairs:
+        name, task = (pr.stimulus, pr.task) if isinstance(pr, Scanpath) else pr
+        if task is None:
+            continue
+        want.setdefault(image_id(name), []).append((name, canonical_category(task)))
+    sizes = {}
+    for i, im in enumerate(data["images"]):
+        if isinstance(im, dict) and im.get("id") in want:
+            w = finite(im.get("width"), path=path, record=i, field="images.width", min_value=1.0)
+            h = finite(im.get("height"), path=path, record=i, field="images.height", min_value=1.0)
+            sizes[im["id"]] = FrameTransform.letterbox(Frame(w, h), Frame(*display))
+    boxes: dict[int, list[ObjectBox]] = {k: [] for k in sizes}
+    for i, a in enumerate(data["annotations"]):
+        if not isinstance(a, dict) or a.get("image_id") not in sizes:
+            continue
+        bb = a.get("bbox")
+        if not isinstance(bb, list) or len(bb) != 4:
+            raise DataFormatError("bbox must be [x, y, w, h]", path=path, record=i, field="annotations.bbox")
+        vals = [finite(v, path=path, record=i, field="annotations.bbox") for v in bb]
+        if a.get("category_id") not in cats:
+            raise DataFormatError(
+                f"unknown category id {a.get('category_id')!r}", path=path, record=i, field="category_id"
+            )
+        x, y, w, h = sizes[a["image_id"]].box_xywh(vals)
+        boxes[a["image_id"]].append(
+            ObjectBox(
+                x,
+                y,
+                max(w, 0.0),
+                max(h, 0.0),
+                canonical_category(cats[a["category_id"]]),
+                1.0,
+                {"source": "annotation", "iscrowd": bool(a.get("iscrowd", 0))},
+            )  # fmt: skip
+        )
+    out: dict[tuple[str, str], list[ObjectBox]] = {}
+    for iid, keys in want.items():
+        if iid in boxes:
+            for k in keys:
+                out[k] = [
+                    ObjectBox(o.x, o.y, o.w, o.h, o.category, o.confidence, dict(o.attributes)) for o in boxes[iid]
+                ]
     return out
 
 

@@ -182,3 +182,24 @@ def test_grid_objects_tile_the_frame():
     objs = grid_objects(1400, 600, 6, 14)
     assert len(objs) == 84 and objs[13].attributes == {"row": 0, "col": 13}
     assert sum(o.w * o.h for o in objs) == pytest.approx(1400 * 600)
+
+
+def test_objects_from_coco_annotations(tmp_path):
+    from gazekit.datasets.object_level import coco_annotation_objects
+
+    inst = {
+        "images": [{"id": 211326, "width": 640, "height": 480, "file_name": "COCO_val2014_000000211326.jpg"}],
+        "annotations": [{"image_id": 211326, "bbox": [0, 0, 64, 48], "category_id": 44, "iscrowd": 0},
+                        {"image_id": 999, "bbox": [0, 0, 1, 1], "category_id": 44}],
+        "categories": [{"id": 44, "name": "bottle"}],
+    }  # fmt: skip
+    objs = coco_annotation_objects(inst, [("000000211326.jpg", "bottle"), ("000000000005.jpg", "cup")])
+    assert list(objs) == [("000000211326.jpg", "bottle")]
+    (o,) = objs[("000000211326.jpg", "bottle")]
+    s = 1050 / 480  # letterboxed into 1680x1050: height fills, centred horizontally
+    assert (o.x, o.y, o.w, o.h) == pytest.approx(((1680 - 640 * s) / 2, 0, 64 * s, 48 * s))
+    assert o.category == "bottle" and o.attributes["source"] == "annotation"
+    inst["annotations"][0]["category_id"] = 7
+    with pytest.raises(DataFormatError, match="unknown category") as e:
+        coco_annotation_objects(inst, [("000000211326.jpg", "bottle")])
+    assert e.value.record == 0
