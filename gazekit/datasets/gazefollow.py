@@ -189,7 +189,7 @@ def read_gazefollow(
                 "path": rel,
                 "idx": row[col["idx"]].strip(),
                 "eye": eye,
-                "eye_key": row[col["eye_x"]].strip(),
+                "eye_key": float(row[col["eye_x"]]),  # the reference loaders group test rows by (path, eye_x)
                 "gaze": gaze,
                 "head": head,
                 "body": body,

@@ -209,3 +209,15 @@ def test_backbone_weights_entries_when_available(monkeypatch):
     reg = dl.registry()
     assert reg["toy_vit"].kind == "weights" and reg["toy_vit"].files[0].filename == "w.safetensors"
     assert reg["hub_only"].manual and not reg["hub_only"].files
+
+
+def test_cli_end_to_end_against_loopback(server, tmp_path, monkeypatch, capsys):
+    from gazekit.cli import main
+
+    url, h = server
+    data = _zip_bytes({"Amazon.json": b"{}"})
+    h.files["/ds.zip"] = data
+    monkeypatch.setitem(dl.DATASETS, "toy", _entry(url, data))
+    main(["download", "toy", "--root", str(tmp_path)])
+    assert (tmp_path / "toy" / "Amazon.json").read_bytes() == b"{}"
+    assert str(tmp_path / "toy") in capsys.readouterr().out
