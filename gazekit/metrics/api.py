@@ -278,7 +278,8 @@ def _pairwise_values(name: str, pairs: _Pairs, ss_clusters: dict | None, opts: d
             raise DataFormatError("scanmatch_dur needs fixation durations on every scanpath")
         return _by_frame(pairs, lambda a, b, f: sm.scanmatch_batch(a, b, f, temp_bin=tb))
     if name == "multimatch":
-        return _by_frame(pairs, lambda a, b, f: sm.multimatch_batch(a, b, f))
+        conv = opts.get("multimatch_convention", "reference")
+        return _by_frame(pairs, lambda a, b, f: sm.multimatch_batch(a, b, f, convention=conv))
     if name == "edit_distance":
         grid = int(opts.get("grid", 5))
         cache: dict[int, np.ndarray] = {}
@@ -468,6 +469,7 @@ def score_scanpaths(
     ss_truncate: int | None = None,
     grid: int = 5,
     fdiss_radius: float = 45.0,
+    multimatch_convention: str = "reference",
 ) -> dict[str, MetricSummary]:
     """Score predicted scanpaths against human scanpaths.
 
@@ -485,6 +487,8 @@ def score_scanpaths(
         ss_truncate: cut SS strings to this many symbols (IRL's ``max_step`` truncation).
         grid: cells per side of the edit-distance grid.
         fdiss_radius: foveal disc radius in px for ``fdiss``.
+        multimatch_convention: ``"reference"`` (multimatch-gaze: NaN below 3 fixations) or ``"irl"``
+            (the IRL/HAT wrapper: pad with (1, 1), durations 1; see ``scanpath.multimatch_batch``).
 
     Returns:
         ``{name: MetricSummary}``; MultiMatch expands to ``mm_shape``, ``mm_direction``, ``mm_length``,
@@ -524,7 +528,12 @@ def score_scanpaths(
         hi_l.extend(js)
     pi = np.asarray(pi_l, dtype=np.int64)
     hi = np.asarray(hi_l, dtype=np.int64)
-    opts = {"ss_truncate": ss_truncate, "grid": grid, "fdiss_radius": fdiss_radius}
+    opts = {
+        "ss_truncate": ss_truncate,
+        "grid": grid,
+        "fdiss_radius": fdiss_radius,
+        "multimatch_convention": multimatch_convention,
+    }
     if (any(n in ("ss", "ss_dur") for n in names)) and ss_clusters is None:
         keys = {hum[j].key for j in hi_l}
         ss_clusters = {k: sm.fit_ss_clusters([hum[j] for j in human_by_key[k]]) for k in keys}
@@ -551,6 +560,7 @@ def human_consistency(
     ss_truncate: int | None = None,
     grid: int = 5,
     fdiss_radius: float = 45.0,
+    multimatch_convention: str = "reference",
 ) -> dict[str, MetricSummary]:
     """Human ceilings by leave-one-subject-out.
 
@@ -577,7 +587,12 @@ def human_consistency(
                     hi_l.append(b)
     pi = np.asarray(pi_l, dtype=np.int64)
     hi = np.asarray(hi_l, dtype=np.int64)
-    opts = {"ss_truncate": ss_truncate, "grid": grid, "fdiss_radius": fdiss_radius}
+    opts = {
+        "ss_truncate": ss_truncate,
+        "grid": grid,
+        "fdiss_radius": fdiss_radius,
+        "multimatch_convention": multimatch_convention,
+    }
     if any(n in ("ss", "ss_dur") for n in names) and ss_clusters is None:
         ss_clusters = {k: sm.fit_ss_clusters([hum[j] for j in v]) for k, v in by_key.items()}
     pair_names = [n for n in names if n in _PAIRWISE or n in MULTIMATCH_NAMES]

@@ -802,6 +802,17 @@ def _vector_table(
     return table, L, ok
 
 
+def _irl_wrap(s: ScanpathLike) -> np.ndarray:
+    """IRL/HAT's MultiMatch input: float32 (x, y), padded to 3 fixations with (1, 1), durations 1 s."""
+    xy = _xy(s)
+    n = max(len(xy), 3)
+    out = np.ones((n, 3), dtype=np.float32)
+    out[: len(xy), :2] = xy
+    out = out.astype(np.float64)
+    out[:, 2] = 1000.0  # ms: 1 s
+    return out
+
+
 def _median_sorted(v: np.ndarray, L: np.ndarray) -> np.ndarray:
     """Row medians of ``v`` ``[B, T]`` over the first ``L`` entries (rows pre-filled with +inf beyond)."""
     s = np.sort(v, axis=1)
@@ -820,12 +831,18 @@ def multimatch_batch(
     tdir: float = 0.0,
     tdur: float = 0.0,
     tamp: float = 0.0,
+    convention: str = "reference",
 ) -> np.ndarray:
     """MultiMatch for aligned lists of scanpaths: ``[B, 5]`` (shape, direction, length, position, duration).
 
     ``screen_size`` is one ``(width, height)`` for all pairs or one per pair. Rows are NaN where either
     scanpath has fewer than 3 fixations; the duration column is NaN where durations are unknown.
     Each scanpath's saccade vectors (and simplification) are computed once, however many pairs use it.
+
+    ``convention="irl"`` applies the scanpath-prediction repositories' wrapper (IRL ``irl_dcb/metrics.py``,
+    HAT ``common/metrics.py``): coordinates cast to float32, scanpaths shorter than 3 padded with
+    fixations at (1, 1), all durations set to 1 s (so duration similarity is 1); they report the first
+    four dimensions. Their float32 arithmetic after the cast is not replayed (differences ~1e-7).
     """
     N = len(As)
     if len(Bs) != N:
@@ -839,6 +856,10 @@ def multimatch_batch(
     fields = ("sx", "sy", "lx", "ly", "rho", "theta2", "dur")
     ua, ia = _dedupe(As)
     ub, ib = _dedupe(Bs)
+    if convention == "irl":
+        ua, ub = [_irl_wrap(s) for s in ua], [_irl_wrap(s) for s in ub]
+    elif convention != "reference":
+        raise ConfigError(f"convention must be 'reference' or 'irl', got {convention!r}")
     FA, LA, okA = _vector_table(ua, grouping, tdir, tdur, tamp)
     FB, LB, okB = _vector_table(ub, grouping, tdir, tdur, tamp)
     out = np.full((N, 5), np.nan)
@@ -894,6 +915,7 @@ def multimatch(
     tdir: float = 0.0,
     tdur: float = 0.0,
     tamp: float = 0.0,
+    convention: str = "reference",
 ) -> dict[str, float]:
     """MultiMatch (Jarodzka et al. 2010; Dewhurst et al. 2012) as ``multimatch_gaze.docomparison``.
 
@@ -908,9 +930,11 @@ def multimatch(
         ``{"shape", "direction", "length", "position", "duration"}``, each in [0, 1] (1 = identical).
         All NaN when either scanpath has fewer than 3 fixations (as the reference); ``duration`` is NaN
         when durations are unknown. The repositories' convention (pad short scanpaths with ones, set all
-        durations to 1) is a caller's choice, not applied here.
+        durations to 1) is available as ``convention="irl"`` (see :func:`multimatch_batch`).
     """
-    v = multimatch_batch([a], [b], screen_size, grouping=grouping, tdir=tdir, tdur=tdur, tamp=tamp)[0]
+    v = multimatch_batch(
+        [a], [b], screen_size, grouping=grouping, tdir=tdir, tdur=tdur, tamp=tamp, convention=convention
+    )[0]
     return dict(zip(MULTIMATCH_DIMS, (float(x) for x in v), strict=True))
 
 

@@ -334,3 +334,25 @@ def test_fdiss_reference_hand_value_and_peer():
     for x, y, g in zip(As[:50], Bs[:50], got[:50], strict=True):
         p = FDISS().evaluate(x, y, 40.0)
         np.testing.assert_allclose(g, [p["fdiss"], p["precision"], p["recall"]], atol=1e-12)
+
+
+def test_multimatch_irl_convention_matches_the_repositories_wrapper():
+    mg = pytest.importorskip("multimatch_gaze")
+    rng = np.random.default_rng(13)
+
+    def hat_wrapper(xy):  # what IRL/HAT's `multimatch` builds before calling docomparison
+        n = max(len(xy), 3)
+        sp = np.ones((n, 3), dtype=np.float32)
+        sp[: len(xy), 0], sp[: len(xy), 1] = xy[:, 0], xy[:, 1]
+        return np.rec.fromarrays([sp[:, 0], sp[:, 1], sp[:, 2]], names="start_x,start_y,duration")
+
+    As = [rng.uniform(0, 512, (int(rng.integers(1, 10)), 2)) for _ in range(40)]
+    Bs = [rng.uniform(0, 320, (int(rng.integers(1, 10)), 2)) for _ in range(40)]
+    got = sm.multimatch_batch(As, Bs, (512, 320), convention="irl")
+    for a, b, g in zip(As, Bs, got, strict=True):
+        peer = mg.docomparison(hat_wrapper(a), hat_wrapper(b), screensize=[512, 320])
+        # the repositories then compute in float32; gazekit keeps float64 after the float32 cast
+        np.testing.assert_allclose(g, peer, atol=1e-6)
+    assert np.all(got[:, 4] == 1.0) and not np.isnan(got).any()
+    with pytest.raises(ConfigError):
+        sm.multimatch(As[0], Bs[0], (512, 320), convention="matlab")
