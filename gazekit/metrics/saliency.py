@@ -33,6 +33,9 @@ from gazekit.errors import ConfigError, DataFormatError
 
 __all__ = [
     "EPS",
+    "conditional_auc",
+    "conditional_ig",
+    "conditional_nss",
     "auc_borji",
     "auc_judd",
     "auc_shuffled",
@@ -442,6 +445,56 @@ def emd(
     pts = np.stack([yy.ravel(), xx.ravel()], 1).astype(np.float64)
     M = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1))
     return _emd_lp(a, b, M)
+
+
+# --------------------------------------------------------------------------------------------- conditional (HAT)
+def _next_maps(maps: np.ndarray, fix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    m = np.asarray(maps, dtype=np.float64)
+    if m.ndim != 3 or m.size == 0 or not np.all(np.isfinite(m)):
+        raise DataFormatError(f"conditional maps must be a finite [B, H, W] array, got shape {m.shape}")
+    f = np.asarray(fix)
+    if f.shape != (m.shape[0], 2):
+        raise DataFormatError(f"next fixations must be [B, 2] (x, y) px, got {f.shape} for {m.shape[0]} maps")
+    xs, ys = f[:, 0].astype(np.int64), f[:, 1].astype(np.int64)
+    if xs.min() < 0 or ys.min() < 0 or xs.max() >= m.shape[2] or ys.max() >= m.shape[1]:
+        raise DataFormatError("next fixations fall outside the maps")
+    return m, xs, ys
+
+
+def conditional_auc(maps: np.ndarray, next_fixations: np.ndarray) -> np.ndarray:
+    """Teacher-forced AUC (HAT ``compute_cAUC``): for each ``[H, W]`` next-fixation map, the trapezoid
+    through (0, 0), (1, fp) and (1, 1) with ``fp = (#pixels >= value at the fixation - 1) / (H W - 1)``,
+    i.e. ``1 - fp / 2``; ties count as above. ``[B]`` values (HAT sums them)."""
+    m, xs, ys = _next_maps(maps, next_fixations)
+    B = m.shape[0]
+    v = m[np.arange(B), ys, xs]
+    flat = m.reshape(B, -1)
+    fp = ((flat >= v[:, None]).sum(1) - 1) / (flat.shape[1] - 1)
+    return 1.0 - fp / 2.0
+
+
+def conditional_nss(maps: np.ndarray, next_fixations: np.ndarray) -> np.ndarray:
+    """Teacher-forced NSS (HAT ``compute_NSS``): each map standardised with the unbiased std (``torch.std``;
+    a zero std is replaced by 1), read at the next fixation. ``[B]`` values (HAT sums them)."""
+    m, xs, ys = _next_maps(maps, next_fixations)
+    B = m.shape[0]
+    flat = m.reshape(B, -1)
+    sd = flat.std(axis=1, ddof=1)
+    sd = np.where(sd == 0, 1.0, sd)
+    return (m[np.arange(B), ys, xs] - flat.mean(axis=1)) / sd
+
+
+def conditional_ig(maps: np.ndarray, next_fixations: np.ndarray, prior: np.ndarray, *, eps: float = EPS) -> np.ndarray:
+    """Teacher-forced information gain (HAT ``compute_info_gain``), bits: ``log2(p + eps) - log2(prior + eps)``
+    at the next fixation, with ``maps`` (and ``prior``, ``[H, W]`` or ``[B, H, W]``) already probability
+    maps. ``[B]`` values (HAT sums them)."""
+    m, xs, ys = _next_maps(maps, next_fixations)
+    pr = np.asarray(prior, dtype=np.float64)
+    pr = np.broadcast_to(pr, m.shape) if pr.ndim == 2 else pr
+    if pr.shape != m.shape:
+        raise DataFormatError(f"prior must be [H, W] or {m.shape}, got {np.asarray(prior).shape}")
+    b = np.arange(m.shape[0])
+    return np.log2(m[b, ys, xs] + eps) - np.log2(pr[b, ys, xs] + eps)
 
 
 def image_average(values: Sequence[float]) -> float:

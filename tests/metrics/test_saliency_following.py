@@ -159,3 +159,32 @@ def test_gaze_following_hand_fixtures():
     assert not edge[:, 63].any() and fo.vat_target_map((1.0, 1.0))[:, 63].any()
     assert fo.inout_ap([1, 0, -1, 1], [0.9, 0.1, 0.5, 0.8]) == 1.0
     assert math.isnan(fo.gazefollow_auc(h, np.zeros((0, 2)), (100, 100)))
+
+
+def test_conditional_metrics_match_hat_formulas():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    maps = rng.random((6, 20, 30))
+    maps[0] = 0.25  # constant map (exactly representable): std 0 -> 1, every pixel ties
+    nxt = np.column_stack([rng.integers(0, 30, 6), rng.integers(0, 20, 6)])
+    prior = rng.random((20, 30))
+    t = torch.from_numpy(maps)
+    f = torch.from_numpy(nxt)
+    thr = t[torch.arange(6), f[:, 1], f[:, 0]]
+    tmp = (t >= thr.view(6, 1, 1)).double().view(6, -1)
+    fp = (tmp.sum(-1) - 1) / (tmp.size(-1) - 1)
+    want_auc = [float(torch.trapz(torch.tensor([0.0, 1.0, 1.0]), torch.tensor([0.0, float(x), 1.0]))) for x in fp]
+    np.testing.assert_allclose(sa.conditional_auc(maps, nxt), want_auc, atol=1e-12)
+    sd = t.view(6, -1).std(dim=1)
+    sd[sd == 0] = 1
+    want_nss = ((thr - t.view(6, -1).mean(dim=1)) / sd).numpy()
+    np.testing.assert_allclose(sa.conditional_nss(maps, nxt), want_nss, atol=1e-12)
+    p = maps / maps.sum(axis=(1, 2), keepdims=True)
+    ig = sa.conditional_ig(p, nxt, prior)
+    b = np.arange(6)
+    np.testing.assert_allclose(
+        ig, np.log2(p[b, nxt[:, 1], nxt[:, 0]] + sa.EPS) - np.log2(prior[nxt[:, 1], nxt[:, 0]] + sa.EPS)
+    )
+    assert sa.conditional_auc(maps, nxt)[0] == 0.5
+    with pytest.raises(DataFormatError):
+        sa.conditional_auc(maps, nxt[:3])
