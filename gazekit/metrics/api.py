@@ -31,6 +31,8 @@ SCANPATH_METRICS: dict[str, str] = {
     "on all human fixations, IRL/HAT protocol); higher is better",
     "ss_dur": "time-binned SS: each fixation repeated floor(duration / 50 ms) times (Gazeformer); higher is better",
     "ss_objects": "SS on object-index strings (Scanpath.objects, OAT); higher is better",
+    "sem_ss": "semantic SS: SS on the label-map value at each fixation (needs label_maps={stimulus: [H, W]}); "
+    "higher is better",
     "scanmatch": "ScanMatch without duration: 16x12 bins over the frame, threshold 3.5, gap 0; higher is better",
     "scanmatch_dur": "ScanMatch with duration: as scanmatch, temporal bin 50 ms; higher is better",
     "multimatch": "MultiMatch (multimatch-gaze): mm_shape, mm_direction, mm_length, mm_position, mm_duration; "
@@ -66,6 +68,7 @@ _PAIRWISE = {
     "ss",
     "ss_dur",
     "ss_objects",
+    "sem_ss",
     "scanmatch",
     "scanmatch_dur",
     "multimatch",
@@ -265,6 +268,21 @@ def _pairwise_values(name: str, pairs: _Pairs, ss_clusters: dict | None, opts: d
         return sm.sequence_score_batch(
             [sym(a, b.key) for a, b in zip(A, B, strict=True)], [sym(b, b.key) for b in B], truncate=trunc
         )
+    if name == "sem_ss":
+        maps = opts.get("label_maps")
+        if not maps:
+            raise DataFormatError("sem_ss needs label_maps={stimulus: [H, W] label map} (e.g. panoptic category ids)")
+        cache: dict[int, np.ndarray] = {}
+
+        def lab(sp: Scanpath) -> np.ndarray:
+            if id(sp) not in cache:
+                lm = maps.get(sp.stimulus)
+                if lm is None:
+                    raise DataFormatError(f"no label map for stimulus {sp.stimulus!r}")
+                cache[id(sp)] = sm.semantic_string(sp, lm)
+            return cache[id(sp)]
+
+        return sm.sequence_score_batch([lab(a) for a in A], [lab(b) for b in B], truncate=opts.get("ss_truncate"))
     if name in ("ss_objects", "edit_objects"):
         for s in (*A, *B):
             if s.objects is None:
@@ -470,6 +488,7 @@ def score_scanpaths(
     grid: int = 5,
     fdiss_radius: float = 45.0,
     multimatch_convention: str = "reference",
+    label_maps: dict[str, np.ndarray] | None = None,
 ) -> dict[str, MetricSummary]:
     """Score predicted scanpaths against human scanpaths.
 
@@ -489,6 +508,7 @@ def score_scanpaths(
         fdiss_radius: foveal disc radius in px for ``fdiss``.
         multimatch_convention: ``"reference"`` (multimatch-gaze: NaN below 3 fixations) or ``"irl"``
             (the IRL/HAT wrapper: pad with (1, 1), durations 1; see ``scanpath.multimatch_batch``).
+        label_maps: ``{stimulus: [H, W] int labels}`` in the scanpaths' frame, for ``sem_ss``.
 
     Returns:
         ``{name: MetricSummary}``; MultiMatch expands to ``mm_shape``, ``mm_direction``, ``mm_length``,
@@ -533,6 +553,7 @@ def score_scanpaths(
         "grid": grid,
         "fdiss_radius": fdiss_radius,
         "multimatch_convention": multimatch_convention,
+        "label_maps": label_maps,
     }
     if (any(n in ("ss", "ss_dur") for n in names)) and ss_clusters is None:
         keys = {hum[j].key for j in hi_l}
@@ -561,6 +582,7 @@ def human_consistency(
     grid: int = 5,
     fdiss_radius: float = 45.0,
     multimatch_convention: str = "reference",
+    label_maps: dict[str, np.ndarray] | None = None,
 ) -> dict[str, MetricSummary]:
     """Human ceilings by leave-one-subject-out.
 
@@ -592,6 +614,7 @@ def human_consistency(
         "grid": grid,
         "fdiss_radius": fdiss_radius,
         "multimatch_convention": multimatch_convention,
+        "label_maps": label_maps,
     }
     if any(n in ("ss", "ss_dur") for n in names) and ss_clusters is None:
         ss_clusters = {k: sm.fit_ss_clusters([hum[j] for j in v]) for k, v in by_key.items()}

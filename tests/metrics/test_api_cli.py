@@ -255,3 +255,14 @@ def test_coco_search18_human_ceilings_match_docs(coco_search18_val):
     for k, v in documented.items():
         assert r[k].mean == pytest.approx(v, abs=6e-5), k
     assert r["ss"].pairs.size == 29304 and r["mm_shape"].n == 2629
+
+
+def test_semantic_ss_by_name_with_label_maps():
+    lm = np.zeros((480, 640), dtype=np.int64)
+    lm[:, 320:] = 7  # left half label 0, right half label 7
+    a = _sp([[10, 10], [400, 10], [20, 20]], subject="1")
+    b = _sp([[30, 30], [600, 50]], subject="2")
+    r = score_scanpaths([a], [b], ["sem_ss"], label_maps={"a.jpg": lm})
+    assert r["sem_ss"].mean == pytest.approx(2 / 3)  # [0, 7, 0] vs [0, 7]
+    with pytest.raises(DataFormatError, match="label_maps"):
+        score_scanpaths([a], [b], ["sem_ss"])
