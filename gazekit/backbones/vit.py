@@ -101,6 +101,7 @@ class Attention(nn.Module):
         self.scale = self.head_dim**-0.5
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim, bias=proj_bias)
+        self.causal = False  # True in CLIP's text tower
 
     def qkv_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``x [B, T, C]`` → q, k, v each ``[B, heads, T, head_dim]`` (q not scaled)."""
@@ -113,7 +114,7 @@ class Attention(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         b, t, c = x.shape
         q, k, v = self.qkv_heads(x)
-        o = dense_attention(q, k, v, scale=self.scale)
+        o = dense_attention(q, k, v, scale=self.scale, is_causal=self.causal)
         o = self.proj(o.transpose(1, 2).reshape(b, t, c))
         return (o, (q, k)) if return_qk else o
 

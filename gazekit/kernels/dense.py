@@ -21,10 +21,14 @@ def dense_attention_reference(
     v: torch.Tensor,
     scale: float | None = None,
     bias: torch.Tensor | None = None,
+    is_causal: bool = False,
 ) -> torch.Tensor:
     """softmax(q·kᵀ·scale + bias)·v, materialising the attention map (the definition)."""
     scale = q.shape[-1] ** -0.5 if scale is None else scale
     s = torch.matmul(q, k.transpose(-2, -1)) * scale
+    if is_causal:
+        n, m = s.shape[-2:]
+        s = s.masked_fill(torch.ones(n, m, dtype=torch.bool, device=s.device).triu(1), float("-inf"))
     if bias is not None:
         s = s.masked_fill(~bias, float("-inf")) if bias.dtype == torch.bool else s + bias
     return torch.matmul(torch.softmax(s, dim=-1), v)
@@ -37,8 +41,9 @@ def dense_attention(
     scale: float | None = None,
     bias: torch.Tensor | None = None,
     dropout_p: float = 0.0,
+    is_causal: bool = False,
 ) -> torch.Tensor:
-    """Dense (non-causal) softmax attention.
+    """Dense softmax attention.
 
     Args:
         q: ``[B, H, N, D]`` queries (not pre-scaled).
@@ -47,14 +52,17 @@ def dense_attention(
         scale: logit scale; ``D ** -0.5`` when None.
         bias: optional ``[B|1, H|1, N, M]`` additive float bias, or boolean mask (True = attend).
         dropout_p: attention dropout (training only).
+        is_causal: mask keys after each query (CLIP's text tower); not combined with ``bias``.
 
     Returns:
         ``[B, H, N, Dv]``.
     """
     if requested_backend() == "naive":
-        out = dense_attention_reference(q, k, v, scale, bias)
+        out = dense_attention_reference(q, k, v, scale, bias, is_causal)
         return F.dropout(out, dropout_p) if dropout_p else out
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=scale)
+    return F.scaled_dot_product_attention(
+        q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=scale, is_causal=is_causal
+    )
 
 
 def agent_attention(
