@@ -44,6 +44,7 @@ __all__ = [
     "detect_heads",
     "devices",
     "fixation_heatmap",
+    "gallery_humans",
     "gallery_images",
     "gallery_world",
     "gaze_json",
@@ -64,6 +65,9 @@ __all__ = [
     "render_overlay",
     "render_samples",
     "score",
+    "validate_box",
+    "validate_head_box",
+    "weights_hint",
 ]
 
 #: Uploads larger than this many bytes are refused before decoding (override: ``GAZEKIT_APP_MAX_UPLOAD_MB``).
@@ -328,17 +332,6 @@ def image_from_array(
     digest = _digest(f"{img.shape}".encode() + img.tobytes())
     work, to_full = _downscale(img, MODEL_MAX_SIDE if max_side is None else max_side)
     return ImageInput(name, digest, img, work, to_full, tuple(objects), target)
-
-
-def crop(image: np.ndarray, box_xywh: Sequence[float]) -> np.ndarray | None:
-    """The ``(x, y, w, h)`` region of ``image`` (clipped), or None when it is empty."""
-    h, w = image.shape[:2]
-    x, y, bw, bh = (float(v) for v in box_xywh)
-    x1, y1 = int(np.clip(np.floor(x), 0, w)), int(np.clip(np.floor(y), 0, h))
-    x2, y2 = int(np.clip(np.ceil(x + bw), 0, w)), int(np.clip(np.ceil(y + bh), 0, h))
-    if x2 <= x1 or y2 <= y1:
-        return None
-    return np.ascontiguousarray(image[y1:y2, x1:x2])
 
 
 # --------------------------------------------------------------------------------------------- gallery
