@@ -202,14 +202,17 @@ def wavefront(C: np.ndarray, la: np.ndarray, lb: np.ndarray, mode: str = "sum", 
     return (out, R) if keep else out
 
 
-def wavefront_backtrack(R: np.ndarray, la: np.ndarray, lb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def wavefront_backtrack(
+    R: np.ndarray, la: np.ndarray, lb: np.ndarray, *, return_ties: bool = False
+) -> tuple[np.ndarray, ...]:
     """Least-cost path of every pair from ``(0, 0)`` to ``(la-1, lb-1)`` through a :func:`wavefront` table.
 
     Ties prefer the diagonal step, then the step that decreases ``i`` (up), then ``j`` (left).
 
     Returns:
         ``(I, J, L)``: ``[B, n+m-1]`` row and column indices of the path in forward order (padded with 0)
-        and ``[B]`` path lengths.
+        and ``[B]`` path lengths; with ``return_ties`` also ``[B]`` bool, True where some step of the
+        returned path had more than one optimal predecessor (so another optimal path exists).
     """
     B, nd, n1 = R.shape
     la = np.asarray(la, dtype=np.int64)
@@ -221,6 +224,7 @@ def wavefront_backtrack(R: np.ndarray, la: np.ndarray, lb: np.ndarray) -> tuple[
     j = lb - 1
     L = np.zeros(B, dtype=np.int64)
     active = np.ones(B, dtype=bool)
+    tied = np.zeros(B, dtype=bool)
     b = np.arange(B)
     for step in range(maxlen):
         I_rev[active, step] = i[active]
@@ -236,6 +240,8 @@ def wavefront_backtrack(R: np.ndarray, la: np.ndarray, lb: np.ndarray) -> tuple[
         diag = np.where((i > 0) & (j > 0), R[b, np.maximum(d - 2, 0), i], inf)  # D[i-1, j-1]
         up = np.where(i > 0, R[b, np.maximum(d - 1, 0), i], inf)  # D[i-1, j]
         left = np.where(j > 0, R[b, np.maximum(d - 1, 0), i + 1], inf)  # D[i, j-1]
+        best = np.minimum(np.minimum(diag, up), left)
+        tied |= active & ((diag == best).astype(np.int8) + (up == best) + (left == best) > 1)
         take_diag = (diag <= up) & (diag <= left)
         take_up = ~take_diag & (up <= left)
         ni = np.where(take_diag | take_up, i - 1, i)
@@ -248,7 +254,46 @@ def wavefront_backtrack(R: np.ndarray, la: np.ndarray, lb: np.ndarray) -> tuple[
     posc = np.where(ok, pos, 0)
     rows_i = np.where(ok, np.take_along_axis(I_rev, posc, axis=1), 0)
     cols_j = np.where(ok, np.take_along_axis(J_rev, posc, axis=1), 0)
-    return rows_i, cols_j, L
+    return (rows_i, cols_j, L, tied) if return_ties else (rows_i, cols_j, L)
+
+
+def dijkstra_path(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The alignment path multimatch-gaze finds, ties included: SciPy's Dijkstra on the same graph.
+
+    Nodes are the cells of ``M`` ``[n, m]`` (row-major); every cell links right, down and diagonally
+    (bottom row: right only; last column: down only; the last cell: a zero self-loop), an edge costing
+    ``M`` at the cell it enters; the path is read back from the predecessor array. Used only for pairs
+    whose least-cost path is not unique, where the vectorised backtrack's tie rule may differ.
+
+    Returns:
+        ``(I, J)`` row and column indices from ``(0, 0)`` to ``(n-1, m-1)``.
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
+    n, m = M.shape
+    node = np.arange(n * m).reshape(n, m)
+    ii, jj = np.divmod(node, m)
+    tgt = np.full((n, m, 3), -1, dtype=np.int64)
+    w = np.zeros((n, m, 3))
+    inner = (ii < n - 1) & (jj < m - 1)
+    tgt[..., 0] = np.where((jj < m - 1), node + 1, -1)
+    tgt[..., 1] = np.where((ii < n - 1), node + m, -1)
+    tgt[..., 2] = np.where(inner, node + m + 1, -1)
+    Mp = np.pad(M, ((0, 1), (0, 1)))
+    w[..., 0] = Mp[ii, jj + 1]
+    w[..., 1] = Mp[ii + 1, jj]
+    w[..., 2] = Mp[ii + 1, jj + 1]
+    tgt[n - 1, m - 1, 0], w[n - 1, m - 1, 0] = node[n - 1, m - 1], 0.0
+    keep = tgt >= 0
+    rows = np.broadcast_to(node[..., None], tgt.shape)[keep]
+    graph = sp.coo_matrix((w[keep], (rows, tgt[keep])), shape=(n * m, n * m)).tocsr()
+    _, pred = dijkstra(csgraph=graph, directed=True, indices=0, return_predecessors=True)
+    path = [n * m - 1]
+    while pred[path[-1]] >= 0:
+        path.append(int(pred[path[-1]]))
+    p = np.array(path[::-1], dtype=np.int64)
+    return p // m, p % m
 
 
 def lcs_bitparallel_codes(A: np.ndarray, la: np.ndarray, Bs: np.ndarray, lb: np.ndarray) -> np.ndarray:

@@ -832,6 +832,7 @@ def multimatch_batch(
     tdur: float = 0.0,
     tamp: float = 0.0,
     convention: str = "reference",
+    tie_break: str = "dijkstra",
 ) -> np.ndarray:
     """MultiMatch for aligned lists of scanpaths: ``[B, 5]`` (shape, direction, length, position, duration).
 
@@ -843,6 +844,10 @@ def multimatch_batch(
     HAT ``common/metrics.py``): coordinates cast to float32, scanpaths shorter than 3 padded with
     fixations at (1, 1), all durations set to 1 s (so duration similarity is 1); they report the first
     four dimensions. Their float32 arithmetic after the cast is not replayed (differences ~1e-7).
+
+    When several alignment paths have the same least cost (grid or repeated coordinates),
+    ``tie_break="dijkstra"`` (default) re-runs SciPy's Dijkstra on the package's graph for those pairs
+    only, so the result is the package's; ``"diagonal"`` keeps the vectorised rule (diagonal, then up).
     """
     N = len(As)
     if len(Bs) != N:
@@ -860,6 +865,8 @@ def multimatch_batch(
         ua, ub = [_irl_wrap(s) for s in ua], [_irl_wrap(s) for s in ub]
     elif convention != "reference":
         raise ConfigError(f"convention must be 'reference' or 'irl', got {convention!r}")
+    if tie_break not in ("dijkstra", "diagonal"):
+        raise ConfigError(f"tie_break must be 'dijkstra' or 'diagonal', got {tie_break!r}")
     FA, LA, okA = _vector_table(ua, grouping, tdir, tdur, tamp)
     FB, LB, okB = _vector_table(ub, grouping, tdir, tdur, tamp)
     out = np.full((N, 5), np.nan)
@@ -877,7 +884,14 @@ def multimatch_batch(
             + np.abs(PA["ly"][:, :, None] - PB["ly"][:, None, :]) ** 2
         )
         _, R = _dp.wavefront(M, la[idx], lb[idx], "sum", keep=True)
-        pi_, pj_, L = _dp.wavefront_backtrack(R, la[idx], lb[idx])
+        pi_, pj_, L, tied = _dp.wavefront_backtrack(R, la[idx], lb[idx], return_ties=True)
+        if tied.any() and tie_break == "dijkstra":
+            # several least-cost paths: take the one multimatch-gaze's Dijkstra takes
+            for r in np.flatnonzero(tied):
+                ti, tj = _dp.dijkstra_path(M[r, : la[idx][r], : lb[idx][r]])
+                pi_[r], pj_[r] = 0, 0
+                pi_[r, : len(ti)], pj_[r, : len(tj)] = ti, tj
+                L[r] = len(ti)
         rows = np.arange(len(sel))[:, None]
         valid = np.arange(pi_.shape[1])[None, :] < L[:, None]
         GA = {f: PA[f][rows, pi_] for f in fields}  # values of the first scanpath along the path

@@ -195,6 +195,32 @@ def test_multimatch_matches_multimatch_gaze(grouping):
         np.testing.assert_allclose(g, r, atol=1e-12, rtol=0)
 
 
+def test_multimatch_grid_inputs_with_tied_paths_match_package_exactly():
+    mg = pytest.importorskip("multimatch_gaze")
+    rng = np.random.default_rng(14)
+    As, Bs = [], []
+    for _ in range(150):  # OAT-like object grid: equal-cost alignments are common
+        n, m = (int(v) for v in rng.integers(3, 12, 2))
+        As.append(
+            np.column_stack(
+                [rng.integers(0, 14, n) * 100 + 50, rng.integers(0, 6, n) * 100 + 50, rng.integers(1, 4, n) * 100]
+            ).astype(float)
+        )
+        Bs.append(
+            np.column_stack(
+                [rng.integers(0, 14, m) * 100 + 50, rng.integers(0, 6, m) * 100 + 50, rng.integers(1, 4, m) * 100]
+            ).astype(float)
+        )
+    got = sm.multimatch_batch(As, Bs, (1400, 600))
+    diag = sm.multimatch_batch(As, Bs, (1400, 600), tie_break="diagonal")
+    for a, b, g in zip(As, Bs, got, strict=True):
+        peer = mg.docomparison(_rec(a), _rec(b), screensize=[1400, 600])
+        np.testing.assert_allclose(g, peer, atol=1e-12, rtol=0)
+    assert np.any(np.abs(got - diag) > 1e-9)  # the tie rule matters on such data
+    with pytest.raises(ConfigError):
+        sm.multimatch_batch(As[:1], Bs[:1], (1400, 600), tie_break="random")
+
+
 def test_multimatch_nan_rule_identity_and_unknown_durations():
     a = np.array([[0, 0, 100], [100, 0, 200], [100, 100, 300], [300, 50, 100]], float)
     assert all(np.isnan(v) for v in sm.multimatch(a[:2], a, (W, H)).values())
