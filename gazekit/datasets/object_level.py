@@ -313,6 +313,10 @@ def read_detections(
     return out
 
 
+def _is_id(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def coco_annotation_objects(
     instances_json: str | Path | dict,
     pairs: Iterable[tuple[str, str]] | Iterable[Scanpath],
@@ -344,7 +348,9 @@ def coco_annotation_objects(
     for i, c in enumerate(data["categories"]):
         if not isinstance(c, dict) or not isinstance(c.get("name"), str):
             raise DataFormatError("category without a name", path=path, record=i, field="categories")
-        cats[c.get("id")] = c["name"]
+        if not _is_id(c.get("id")):
+            raise DataFormatError("category id must be an integer", path=path, record=i, field="categories.id")
+        cats[c["id"]] = c["name"]
     want: dict[int, list[tuple[str, str]]] = {}
     for pr in pairs:
         name, task = (pr.stimulus, pr.task) if isinstance(pr, Scanpath) else pr
@@ -353,19 +359,19 @@ def coco_annotation_objects(
         want.setdefault(image_id(name), []).append((name, canonical_category(task)))
     sizes = {}
     for i, im in enumerate(data["images"]):
-        if isinstance(im, dict) and im.get("id") in want:
+        if isinstance(im, dict) and _is_id(im.get("id")) and im["id"] in want:
             w = finite(im.get("width"), path=path, record=i, field="images.width", min_value=1.0)
             h = finite(im.get("height"), path=path, record=i, field="images.height", min_value=1.0)
             sizes[im["id"]] = FrameTransform.letterbox(Frame(w, h), Frame(*display))
     boxes: dict[int, list[ObjectBox]] = {k: [] for k in sizes}
     for i, a in enumerate(data["annotations"]):
-        if not isinstance(a, dict) or a.get("image_id") not in sizes:
+        if not isinstance(a, dict) or not _is_id(a.get("image_id")) or a["image_id"] not in sizes:
             continue
         bb = a.get("bbox")
         if not isinstance(bb, list) or len(bb) != 4:
             raise DataFormatError("bbox must be [x, y, w, h]", path=path, record=i, field="annotations.bbox")
         vals = [finite(v, path=path, record=i, field="annotations.bbox") for v in bb]
-        if a.get("category_id") not in cats:
+        if not _is_id(a.get("category_id")) or a["category_id"] not in cats:
             raise DataFormatError(
                 f"unknown category id {a.get('category_id')!r}", path=path, record=i, field="category_id"
             )

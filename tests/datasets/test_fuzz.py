@@ -27,7 +27,12 @@ from gazekit.datasets.gazefollow import read_gazefollow
 from gazekit.datasets.generic_csv import read_generic_csv
 from gazekit.datasets.mit1003 import read_mit1003, read_mit1003_json
 from gazekit.datasets.oat_shelves import oat_shelf_trials
-from gazekit.datasets.object_level import amazon_object_trials, coco_search18_object_trials, read_detections
+from gazekit.datasets.object_level import (
+    amazon_object_trials,
+    coco_annotation_objects,
+    coco_search18_object_trials,
+    read_detections,
+)
 from gazekit.datasets.videoattentiontarget import read_vat_track
 from gazekit.errors import GazekitError
 
@@ -80,7 +85,7 @@ def _alarm(signum, frame):  # noqa: ARG001
 
 def fuzz(call: Callable[[Path], object], sample: bytes, target: Path, seed: int, n: int = N_MUTATIONS) -> int:
     """Run ``call`` on ``n`` mutations of ``sample`` written to ``target``; return how many were accepted."""
-    rng = random.Random(seed)
+    rng = random.Random(seed + 1000 * int(os.environ.get("GAZEKIT_FUZZ_SEED", "0")))
     ok = 0
     old = signal.signal(signal.SIGALRM, _alarm)
     try:
@@ -145,6 +150,15 @@ def test_fuzz_gazefollow(samples, tmp_path):
 
 def test_fuzz_amazon(samples, tmp_path):
     fuzz(amazon_object_trials, samples["amazon"], tmp_path / "Amazon.json", 9)
+
+
+def test_fuzz_coco_annotations(tmp_path):
+    inst = {"images": [{"id": 1, "width": 640, "height": 480}, {"id": 2, "width": 100, "height": 300}],
+            "annotations": [{"image_id": 1, "bbox": [1, 2, 30, 40], "category_id": 3},
+                            {"image_id": 2, "bbox": [5, 5, 10, 10], "category_id": 3}],
+            "categories": [{"id": 3, "name": "cup"}]}  # fmt: skip
+    pairs = [("000000000001.jpg", "cup"), ("000000000002.jpg", "cup")]
+    fuzz(lambda p: coco_annotation_objects(p, pairs), json.dumps(inst).encode(), tmp_path / "inst.json", 17)
 
 
 def test_fuzz_text_formats(tmp_path):
