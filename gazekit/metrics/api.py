@@ -182,6 +182,23 @@ def _frame(sp: Scanpath, others: Sequence[Scanpath], sizes: dict | None) -> tupl
     return None
 
 
+def _check_frames(preds: list[Scanpath], hum: list[Scanpath], pi: np.ndarray, hi: np.ndarray) -> None:
+    """Predictions and humans must share a coordinate frame wherever both declare one."""
+    seen: set[tuple[int, int]] = set()
+    for p, h in zip(pi.tolist(), hi.tolist(), strict=True):
+        a, b = preds[p], hum[h]
+        if a.width is None or a.height is None or b.width is None or b.height is None:
+            continue
+        if (p, h) in seen:
+            continue
+        seen.add((p, h))
+        if abs(a.width - b.width) > 1e-6 or abs(a.height - b.height) > 1e-6:
+            raise DataFormatError(
+                f"prediction for {a.stimulus!r} is in a {a.width:g}x{a.height:g} frame but the human scanpaths "
+                f"are in {b.width:g}x{b.height:g}; convert one with Scanpath.to_frame first"
+            )
+
+
 def _has_durations(sps: Sequence[Scanpath]) -> bool:
     return all(len(s) == 0 or np.all(np.isfinite(s.duration)) for s in sps)
 
@@ -548,6 +565,7 @@ def score_scanpaths(
         hi_l.extend(js)
     pi = np.asarray(pi_l, dtype=np.int64)
     hi = np.asarray(hi_l, dtype=np.int64)
+    _check_frames(preds, hum, pi, hi)
     opts = {
         "ss_truncate": ss_truncate,
         "grid": grid,
