@@ -187,7 +187,7 @@ def _run_cli(tmp_path, pred, human, *extra):
 
 def test_cli_formats_and_errors(tmp_path, capsys):
     hum = _world(3)
-    pred_p, hum_p = tmp_path / "pred.csv", tmp_path / "human.csv"
+    pred_p, hum_p = tmp_path / "pred.json", tmp_path / "human.json"
     write_scanpaths(pred_p, [h for h in hum if h.subject == "0"])
     write_scanpaths(hum_p, [h for h in hum if h.subject != "0"])
     table = _run_cli(tmp_path, pred_p, hum_p, "--metrics", "SS,ScanMatch,mm_shape")
