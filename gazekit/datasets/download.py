@@ -13,7 +13,8 @@ Entries without a stable direct URL (COCO-Search18's full release, GazeFollow, V
 CapMIT1003) are listed with their official location and manual steps; ``gazekit download`` prints those
 steps and exits with status 3. Backbone weights are listed when ``gazekit.backbones.loading`` defines
 ``BACKBONE_WEIGHTS`` (each entry a mapping/object with ``url`` or ``urls``, ``sha256`` or ``md5``, optional
-``filename``; entries without a URL are shown with their description only).
+``filename`` and ``size``; entries without a URL are shown with their description only). Weight files with
+no published checksum are downloaded with a warning that they could not be verified.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -166,9 +168,21 @@ def _backbone_entries() -> dict[str, DatasetEntry]:
         def get(k: str, default: Any = None, _s=spec) -> Any:
             return _s.get(k, default) if isinstance(_s, dict) else getattr(_s, k, default)
 
-        urls = get("urls") or ([get("url")] if get("url") else [])
+        urls = list(get("urls") or ([get("url")] if get("url") else []))
+        single = len(urls) == 1
+
+        def fname(u: str, _single=single, _get=get) -> str:
+            return (_get("filename") if _single else None) or PurePosixPath(u.split("?")[0]).name
+
+        # a single checksum/size can only describe a single file
         files = tuple(
-            RemoteFile(u, get("filename") or PurePosixPath(u.split("?")[0]).name, sha256=get("sha256"), md5=get("md5"))
+            RemoteFile(
+                u,
+                fname(u),
+                sha256=get("sha256") if single else None,
+                md5=get("md5") if single else None,
+                size=get("size") if single else None,
+            )  # fmt: skip
             for u in urls
         )
         desc = str(get("description", "") or get("repo_id", "") or "backbone weights")
@@ -197,7 +211,9 @@ def _hash_file(path: Path, algo: str) -> str:
     return h.hexdigest()
 
 
-def _verify(path: Path, sha256: str | None, md5: str | None) -> None:
+def _verify(path: Path, sha256: str | None, md5: str | None, size: int | None = None) -> None:
+    if size is not None and path.stat().st_size != int(size):
+        raise DownloadError(f"{path.name}: size mismatch (expected {size} bytes, got {path.stat().st_size})")
     for algo, want in (("sha256", sha256), ("md5", md5)):
         if want:
             got = _hash_file(path, algo)
@@ -211,6 +227,7 @@ def download_file(
     *,
     sha256: str | None = None,
     md5: str | None = None,
+    size: int | None = None,
     timeout: float = 60.0,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> Path:
@@ -223,7 +240,7 @@ def download_file(
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.is_file():
         try:
-            _verify(dest, sha256, md5)
+            _verify(dest, sha256, md5, size)
             return dest
         except DownloadError:
             dest.unlink()
@@ -262,7 +279,7 @@ def download_file(
     if total is not None and part.stat().st_size != total:
         raise DownloadError(f"{url}: got {part.stat().st_size} of {total} bytes (partial download kept for resuming)")
     try:
-        _verify(part, sha256, md5)
+        _verify(part, sha256, md5, size)
     except DownloadError:
         part.unlink(missing_ok=True)
         raise
@@ -368,7 +385,11 @@ def fetch(
         if PurePosixPath(rf.filename).name != rf.filename or rf.filename in ("", ".", ".."):
             raise ConfigError(f"{name}: registry file name must be a plain name, got {rf.filename!r}")
         cb = None if progress is None else (lambda d, t, _n=rf.filename: progress(_n, d, t))
-        files.append(download_file(rf.url, cache / rf.filename, sha256=rf.sha256, md5=rf.md5, progress=cb))
+        if not (rf.sha256 or rf.md5 or rf.size):
+            warnings.warn(f"{name}/{rf.filename}: no published checksum; the download cannot be verified", stacklevel=2)
+        files.append(
+            download_file(rf.url, cache / rf.filename, sha256=rf.sha256, md5=rf.md5, size=rf.size, progress=cb)
+        )
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
     try:
         for f in files:

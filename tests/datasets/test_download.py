@@ -185,7 +185,8 @@ def test_failed_unpack_leaves_nothing(server, tmp_path):
 def test_registry_and_cli(tmp_path, capsys, monkeypatch):
     reg = dl.registry()
     assert {"mit1003", "amazon_covers", "coco_search18", "gazefollow", "videoattentiontarget", "capmit1003"} <= set(reg)
-    assert all(f.sha256 or f.md5 for e in reg.values() for f in e.files)  # every automatic file is verified
+    # every automatic dataset file is verified by a checksum
+    assert all(f.sha256 or f.md5 for e in reg.values() if e.kind == "dataset" for f in e.files)
     p = argparse.ArgumentParser()
     dl.add_arguments(p)
     assert dl.run(p.parse_args(["--list"])) == 0
@@ -201,7 +202,9 @@ def test_backbone_weights_entries_when_available(monkeypatch):
 
     fake = types.ModuleType("gazekit.backbones.loading")
     fake.BACKBONE_WEIGHTS = {"toy_vit": {"url": "http://127.0.0.1:9/w.safetensors", "sha256": "a" * 64},
-                             "hub_only": {"repo_id": "org/model"}}  # fmt: skip
+                             "hub_only": {"repo_id": "org/model"},
+                             "tok": {"filename": "vocab.json", "sha256": "b" * 64,
+                                     "urls": ["http://h/vocab.json", "http://h/merges.txt"]}}  # fmt: skip
     monkeypatch.setitem(sys.modules, "gazekit.backbones.loading", fake)
     import gazekit.backbones as bb
 
@@ -209,6 +212,19 @@ def test_backbone_weights_entries_when_available(monkeypatch):
     reg = dl.registry()
     assert reg["toy_vit"].kind == "weights" and reg["toy_vit"].files[0].filename == "w.safetensors"
     assert reg["hub_only"].manual and not reg["hub_only"].files
+    assert [f.filename for f in reg["tok"].files] == ["vocab.json", "merges.txt"]
+    assert all(f.sha256 is None for f in reg["tok"].files)  # one checksum cannot describe two files
+
+
+def test_unverifiable_weights_warn_and_size_is_checked(server, tmp_path):
+    url, h = server
+    h.files["/w.bin"] = b"w" * 100
+    e = dl.DatasetEntry("w", "w", url, (dl.RemoteFile(f"{url}/w.bin", "w.bin"),), kind="weights")
+    with pytest.warns(UserWarning, match="cannot be verified"):
+        out = dl.fetch("w", tmp_path, entry=e)
+    assert (out / "w.bin").stat().st_size == 100
+    with pytest.raises(DownloadError, match="size mismatch"):
+        dl.download_file(f"{url}/w.bin", tmp_path / "x.bin", size=99)
 
 
 def test_cli_end_to_end_against_loopback(server, tmp_path, monkeypatch, capsys):
