@@ -62,6 +62,28 @@ def _numbers(rec: dict, key: str, *, path: str, index: int) -> np.ndarray:
     return a
 
 
+def _durations(rec: dict, *, path: str, index: int) -> np.ndarray:
+    """``T`` in ms; ``null`` (or NaN) marks a duration that was not recorded, as gazekit writes it."""
+    v = rec.get("T")
+    if not isinstance(v, list):
+        raise DataFormatError(f"expected a list of numbers, got {type(v).__name__}", path=path, record=index, field="T")
+    try:
+        a = np.array([math.nan if e is None else e for e in v], dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raise DataFormatError("expected a list of numbers", path=path, record=index, field="T") from None
+    if a.ndim != 1 or np.isinf(a).any():
+        raise DataFormatError("expected a flat list of finite numbers", path=path, record=index, field="T")
+    return a
+
+
+def _frame_dim(rec: dict, key: str, default: int, *, path: str, index: int) -> float:
+    """gazekit extension: records written in another frame than the 1680x1050 display carry width/height."""
+    v = rec.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
+        raise DataFormatError(f"{key} must be a positive number, got {v!r}", path=path, record=index, field=key)
+    return v
+
+
 def _record_fields(rec: dict, n: int, *, path: str, index: int) -> dict[str, Any]:
     """Everything of a record except the coordinate arrays (validated; errors name record and field)."""
     name = rec.get("name")
@@ -111,8 +133,8 @@ def _record_fields(rec: dict, n: int, *, path: str, index: int) -> dict[str, Any
         "task": rec.get("task"),
         "condition": rec.get("condition"),
         "found": found,
-        "width": DISPLAY_WIDTH,
-        "height": DISPLAY_HEIGHT,
+        "width": _frame_dim(rec, "width", DISPLAY_WIDTH, path=path, index=index),
+        "height": _frame_dim(rec, "height", DISPLAY_HEIGHT, path=path, index=index),
         "meta": meta,
     }
 
@@ -126,7 +148,7 @@ def scanpath_from_record(rec: Any, *, path: str = "<json>", index: int = 0) -> S
         raise DataFormatError("missing or empty image name", path=path, record=index, field="name")
     x = _numbers(rec, "X", path=path, index=index)
     y = _numbers(rec, "Y", path=path, index=index)
-    t = _numbers(rec, "T", path=path, index=index) if "T" in rec else np.full(len(x), np.nan)
+    t = _durations(rec, path=path, index=index) if "T" in rec else np.full(len(x), np.nan)
     if not (len(x) == len(y) == len(t)):
         raise DataFormatError(
             f"X, Y and T lengths differ ({len(x)}, {len(y)}, {len(t)})", path=path, record=index, field="X/Y/T"
@@ -239,6 +261,8 @@ def scanpath_to_record(sp: Scanpath) -> dict[str, Any]:
     if not np.all(np.isnan(sp.duration)):
         rec["T"] = [None if math.isnan(v) else _clean(v) for v in sp.duration.tolist()]
     rec["length"] = len(sp)
+    if sp.width is not None and sp.height is not None and (sp.width, sp.height) != (DISPLAY_WIDTH, DISPLAY_HEIGHT):
+        rec["width"], rec["height"] = _clean(sp.width), _clean(sp.height)
     if sp.found is not None:
         rec["correct"] = int(sp.found)
     for k in ("RT", "split"):

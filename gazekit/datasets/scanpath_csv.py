@@ -10,7 +10,8 @@ Columns (header required, order free, extra columns ignored)::
   and numbered 0, 1, 2, ...  A new scanpath starts when (stimulus, subject, task, condition) changes or
   the index restarts at 0.
 * ``x``, ``y``: pixels of the stimulus (origin top-left); ``duration_ms``: milliseconds, empty = unknown.
-* Optional: ``found`` (1/0/empty), ``width``, ``height`` (frame size in px), ``object`` (fixated object index).
+* Optional: ``found`` (1/0/empty), ``width``, ``height`` (frame size in px), ``object`` (fixated object index),
+  ``bbox_x,bbox_y,bbox_w,bbox_h`` (target box in px, repeated on every row of the scanpath).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ __all__ = ["COLUMNS", "read_scanpath_csv", "scanpaths_to_csv_text", "write_scanp
 
 COLUMNS = ("stimulus", "subject", "task", "condition", "fixation", "x", "y", "duration_ms")
 _REQUIRED = ("stimulus", "fixation", "x", "y")
-_OPTIONAL = ("found", "width", "height", "object")
+_OPTIONAL = ("found", "width", "height", "object", "bbox_x", "bbox_y", "bbox_w", "bbox_h")
+_BBOX = ("bbox_x", "bbox_y", "bbox_w", "bbox_h")
 
 
 def _num(value: str, *, path: str, line: int, field: str, allow_empty: bool = False) -> float:
@@ -89,7 +91,7 @@ def _parse(text: str, path: str) -> list[Scanpath]:
                 found=cur["found"],
                 width=cur["w"],
                 height=cur["h"],
-                meta={"line": cur["line"]},
+                meta={"line": cur["line"], **({"bbox": cur["bbox"]} if cur["bbox"] is not None else {})},
                 **extra,
             )
         )
@@ -137,6 +139,11 @@ def _parse(text: str, path: str) -> list[Scanpath]:
             obj = None
             if "object" in col:
                 obj = -1 if obj_s == "" else int(_num(obj_s, path=path, line=line, field="object"))
+            bbox = None
+            if all(c in col for c in _BBOX) and any(get(c) for c in _BBOX):
+                bbox = [_num(get(c), path=path, line=line, field=c) for c in _BBOX]
+                if bbox[2] < 0 or bbox[3] < 0:
+                    raise DataFormatError("target box width/height must be >= 0", path=path, line=line, field="bbox_w")
             new = cur is None or key != cur["key"] or fix == 0
             if new:
                 if fix != 0:
@@ -154,6 +161,7 @@ def _parse(text: str, path: str) -> list[Scanpath]:
                     "w": None if math.isnan(w) else w,
                     "h": None if math.isnan(h) else h,
                     "line": line,
+                    "bbox": bbox,
                 }
             elif fix != len(cur["x"]):
                 raise DataFormatError(
@@ -197,7 +205,8 @@ def scanpaths_to_csv_text(scanpaths: Iterable[Scanpath]) -> str:
     has_obj = any(s.objects is not None for s in sps)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*COLUMNS, "found", "width", "height", *(["object"] if has_obj else [])])
+    has_bbox = any("bbox" in s.meta for s in sps)
+    w.writerow([*COLUMNS, "found", "width", "height", *(["object"] if has_obj else []), *(_BBOX if has_bbox else ())])
     for s in sps:
         found = "" if s.found is None else str(int(bool(s.found)))
         for i in range(len(s)):
@@ -216,6 +225,9 @@ def scanpaths_to_csv_text(scanpaths: Iterable[Scanpath]) -> str:
             ]
             if has_obj:
                 row.append("" if s.objects is None else int(s.objects[i]))
+            if has_bbox:
+                b = s.meta.get("bbox")
+                row.extend(["", "", "", ""] if b is None else [f"{float(v):.6g}" for v in b])
             w.writerow(row)
     return buf.getvalue()
 

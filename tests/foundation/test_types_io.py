@@ -186,3 +186,22 @@ def test_truncated_json_and_unknown_suffix(tmp_path):
     with pytest.raises(GazekitError, match="empty"):
         parse_scanpaths(b"", "u.csv")
     assert len(parse_scanpaths(b'[{"name":"a.jpg","X":[1],"Y":[2],"T":[3]}]', "u.json")) == 1
+
+
+def test_other_frames_bbox_and_unknown_durations_round_trip(tmp_path):
+    sp = Scanpath(
+        [1, 2],
+        [3, 4],
+        [100, np.nan],
+        stimulus="s.png",
+        width=512,
+        height=320,
+        task="cup",
+        meta={"bbox": [1.0, 2.0, 30.0, 40.0]},
+    )
+    for suffix in ("csv", "json"):
+        write_scanpaths(tmp_path / f"f.{suffix}", [sp])
+        (back,) = read_scanpaths(tmp_path / f"f.{suffix}")
+        assert (back.width, back.height) == (512, 320)
+        assert back.meta["bbox"] == [1.0, 2.0, 30.0, 40.0]
+        assert back.duration[0] == 100 and np.isnan(back.duration[1])
