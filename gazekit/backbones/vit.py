@@ -323,6 +323,41 @@ class VisionTransformer(nn.Module):
         t = self.norm(t) if self.final_norm else t
         return t, [got[i] for i in want]
 
+    def forward_pooled_attention(
+        self,
+        x: torch.Tensor,
+        layers: Sequence[int],
+        weights: torch.Tensor,
+        masks: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tokens plus w-pooled post-softmax attention maps of chosen blocks (ViTGaze's interaction features).
+
+        For each block and head: ``Σ_n w[b, n] · softmax(q_n · Kᵀ · scale)`` over patch queries n, with all tokens
+        as keys (CLS and registers take part in the softmax), then the CLS/register columns dropped — computed by
+        :func:`gazekit.kernels.attention_pool` without the N×T map.
+
+        Args:
+            x: images ``[B, 3, H, W]``.
+            layers: 0-based block indices.
+            weights: ``[B, N]`` weights over the N = gh·gw patches (e.g. a softmax over head patches).
+            masks: optional ``[B, N]`` bool patch mask.
+
+        Returns:
+            ``(tokens [B, 1+R+N, C], maps [B, len(layers)·heads, gh, gw])`` (layer-major channel order).
+        """
+        from gazekit.kernels import attention_pool
+
+        gh, gw = self.grid_size(x.shape[-2], x.shape[-1])
+        if weights.shape != (x.shape[0], gh * gw):
+            raise ConfigError(f"weights must be [B, N] = {(x.shape[0], gh * gw)}, got {tuple(weights.shape)}")
+        tokens, qks = self.forward_with_attention(x, layers, masks)
+        p = self.num_prefix_tokens
+        maps = [
+            attention_pool(q[:, :, p:], k, weights.to(q.dtype), scale=q.shape[-1] ** -0.5)[:, :, p:] for q, k in qks
+        ]
+        out = torch.cat(maps, dim=1) if maps else tokens.new_zeros(x.shape[0], 0, gh * gw)
+        return tokens, out.reshape(x.shape[0], -1, gh, gw)
+
     def forward_head(self, tokens: torch.Tensor) -> torch.Tensor:
         """Pooled CLS token ``[B, C]`` (CLIP: ``[B, proj_dim]`` after ``proj``) from ``forward_features`` tokens."""
         cls = tokens[:, 0]

@@ -150,3 +150,22 @@ def test_legacy_hub_dinov2_key_names():
     for k in a:
         torch.testing.assert_close(a[k], b[k])
     m.load_state_dict(a)
+
+
+def test_forward_pooled_attention_matches_naive_maps():
+    m = vit_tiny_test(num_register_tokens=1).eval()
+    x = torch.randn(2, 3, 42, 56)
+    gh, gw = m.grid_size(42, 56)
+    w = torch.softmax(torch.randn(2, gh * gw), -1)
+    with torch.no_grad():
+        tokens, maps = m.forward_pooled_attention(x, [0, 3], w)
+        _, qks = m.forward_with_attention(x, [0, 3])
+    assert maps.shape == (2, 2 * 2, gh, gw)
+    want = []
+    for q, k in qks:
+        a = torch.softmax(q @ k.transpose(-1, -2) * 16**-0.5, -1)[:, :, 2:, 2:]  # drop CLS + register after softmax
+        want.append(torch.einsum("bn,bhnm->bhm", w, a))
+    torch.testing.assert_close(maps, torch.cat(want, 1).reshape(2, 4, gh, gw), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(tokens, m.forward_features(x))
+    with pytest.raises(ConfigError, match="weights"):
+        m.forward_pooled_attention(x, [0], w[:, :3])
