@@ -235,10 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pool-n", type=int, nargs="+", default=[256, 1024, 2048, 4096])
     p.add_argument("--skip-na", action="store_true")
     p.add_argument("--skip-pool", action="store_true")
+    p.add_argument("--no-triton", action="store_true", help="CPU smoke: skip the (interpreted) Triton kernels")
     p.add_argument("--json", type=Path, help="write all rows as JSON")
     p.add_argument("--markdown", type=Path, help="write the tables as Markdown")
     args = p.parse_args(argv)
-    args.interpret = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+    args.interpret = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0") and not args.no_triton
 
     if torch.cuda.is_available() and not args.cpu_smoke:
         device = "cuda"
