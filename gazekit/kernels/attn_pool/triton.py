@@ -344,7 +344,9 @@ def _config(n: int, m: int, d: int, dtype: torch.dtype) -> dict:
 def _flags(dtype: torch.dtype) -> dict:
     upcast = dtype == torch.bfloat16 and interpreting()
     tf32 = os.environ.get("GAZEKIT_TF32", "0") not in ("", "0")
-    return {"UPCAST": upcast, "PRECISION": "tf32" if tf32 else "ieee"}
+    # IEEE only matters for fp32 operands; fp16/bf16 dots keep the default (tensor cores on GPU)
+    ieee = (dtype == torch.float32 or upcast) and not tf32
+    return {"UPCAST": upcast, "PRECISION": "ieee" if ieee else "tf32"}
 
 
 def attn_pool_fwd(q: torch.Tensor, k: torch.Tensor, w: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:

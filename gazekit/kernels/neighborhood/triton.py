@@ -380,8 +380,11 @@ def _tiles(h: int, w: int, d: int) -> dict:
 
 
 def _flags(dtype: torch.dtype) -> dict:
+    upcast = dtype == torch.bfloat16 and interpreting()
     tf32 = os.environ.get("GAZEKIT_TF32", "0") not in ("", "0")
-    return {"UPCAST": dtype == torch.bfloat16 and interpreting(), "PRECISION": "tf32" if tf32 else "ieee"}
+    # IEEE only matters for fp32 operands; fp16/bf16 dots keep the default (tensor cores on GPU)
+    ieee = (dtype == torch.float32 or upcast) and not tf32
+    return {"UPCAST": upcast, "PRECISION": "ieee" if ieee else "tf32"}
 
 
 def _rpb_args(rpb: torch.Tensor | None, like: torch.Tensor) -> tuple:
