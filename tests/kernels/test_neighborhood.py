@@ -85,12 +85,16 @@ CASES = {
     "9x13-k3x5-d2-rpb": ((2, 9, 13, 1, 8), (3, 5), (2, 2), True),
     "12x20-k5x7": ((1, 12, 20, 1, 16), (5, 7), (1, 1), False),
     "20x11-k5x3-d3x2-rpb": ((1, 20, 11, 2, 12), (5, 3), (3, 2), True),
+    "18x19-k7-d2-rpb": ((1, 18, 19, 1, 16), (7, 7), (2, 2), True),  # 2×2 tiles in both directions
+    "13x15-k13x11-rpb": ((1, 13, 15, 1, 8), (13, 11), (1, 1), True),
 }
 DEFAULT = [
     ("5x7-k3x5-rpb", torch.float32),
     ("9x13-k3x5-d2-rpb", torch.float32),
     ("12x20-k5x7", torch.float32),
     ("20x11-k5x3-d3x2-rpb", torch.float32),
+    ("18x19-k7-d2-rpb", torch.float32),
+    ("13x15-k13x11-rpb", torch.float32),
     ("5x7-k3x5-rpb", torch.float16),
     ("9x13-k3x5-d2-rpb", torch.float16),
     ("5x7-k3x5-rpb", torch.bfloat16),
@@ -165,6 +169,17 @@ def test_flex_attention_mask_agrees():
     got = o.transpose(1, 2).reshape(b, h, w, nh, d)
     torch.testing.assert_close(got, na2d_reference(q, k, v, ks, dil, bias), atol=2e-5, rtol=0)
     torch.testing.assert_close(na2d_sdpa(q, k, v, ks, dil, bias), got, atol=2e-5, rtol=0)
+
+
+def test_nan_stays_local(triton_backend):
+    """A NaN key poisons exactly the queries whose window holds it (and nothing else)."""
+    q, k, v, bias, _ = _inputs(1, 9, 8, 1, 8, (3, 3), True)
+    k[0, 0, 0, 0, 0] = float("nan")
+    got = neighborhood_attention_2d(q, k, v, 3, rpb=bias)
+    bad = torch.isnan(got[0, :, :, 0]).any(-1)
+    want = torch.zeros(9, 8, dtype=torch.bool)
+    want[:2, :2] = True  # queries (i, j) with i, j ≤ 1 have (0, 0) in their clamped 3×3 window
+    assert torch.equal(bad.cpu(), want)
 
 
 def test_empty_batch(triton_backend):
