@@ -174,6 +174,7 @@ class VisionTransformer(nn.Module):
         interpolate_offset: DINOv2 interpolates with ``scale_factor=(g + offset) / grid``; 0 uses
             ``size=(gh, gw)`` (transformers' rule).
         proj_dim: output size of the pooled-CLS projection (CLIP's ``proj``); None = no projection.
+        interpolate_antialias: antialiased bicubic interpolation (DINOv2 with registers: True, with offset 0).
     """
 
     def __init__(
@@ -195,6 +196,7 @@ class VisionTransformer(nn.Module):
         norm_eps: float = 1e-6,
         interpolate_offset: float = 0.1,
         proj_dim: int | None = None,
+        interpolate_antialias: bool = False,
     ) -> None:
         super().__init__()
         self.img_size = img_size
@@ -207,6 +209,7 @@ class VisionTransformer(nn.Module):
         self.pos_embed_grid = pos_embed_grid
         self.final_norm = final_norm
         self.interpolate_offset = interpolate_offset
+        self.interpolate_antialias = interpolate_antialias
 
         self.patch_embed = nn.Conv2d(3, embed_dim, patch_size, stride=patch_size, bias=patch_bias)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
@@ -250,9 +253,11 @@ class VisionTransformer(nn.Module):
         if self.interpolate_offset:
             sh = (gh + self.interpolate_offset) / g
             sw = (gw + self.interpolate_offset) / g
-            patch_pe = F.interpolate(patch_pe, scale_factor=(sh, sw), mode="bicubic", align_corners=False)
+            patch_pe = F.interpolate(
+                patch_pe, scale_factor=(sh, sw), mode="bicubic", antialias=self.interpolate_antialias
+            )
         else:
-            patch_pe = F.interpolate(patch_pe, size=(gh, gw), mode="bicubic", align_corners=False)
+            patch_pe = F.interpolate(patch_pe, size=(gh, gw), mode="bicubic", antialias=self.interpolate_antialias)
         if patch_pe.shape[-2:] != (gh, gw):  # pragma: no cover - float rounding guard
             raise ConfigError(f"position-embedding interpolation gave {tuple(patch_pe.shape[-2:])}, need {(gh, gw)}")
         patch_pe = patch_pe.permute(0, 2, 3, 1).reshape(1, gh * gw, -1).to(pe.dtype)
@@ -484,19 +489,27 @@ def _dinov2(embed_dim: int, depth: int, num_heads: int, **kw: Any) -> VisionTran
     return VisionTransformer(**cfg)
 
 
+def _reg(kw: dict[str, Any]) -> dict[str, Any]:
+    """DINOv2 "with registers" releases interpolate antialiased with offset 0 (and carry 4 registers)."""
+    if kw.get("num_register_tokens"):
+        kw.setdefault("interpolate_antialias", True)
+        kw.setdefault("interpolate_offset", 0.0)
+    return kw
+
+
 def vit_small_patch14_dinov2(**kw: Any) -> VisionTransformer:
     """DINOv2 ViT-S/14 (384-d, 12 blocks, 6 heads; 21 M parameters)."""
-    return _dinov2(384, 12, 6, **kw)
+    return _dinov2(384, 12, 6, **_reg(kw))
 
 
 def vit_base_patch14_dinov2(**kw: Any) -> VisionTransformer:
     """DINOv2 ViT-B/14 (768-d, 12 blocks, 12 heads; 86 M parameters)."""
-    return _dinov2(768, 12, 12, **kw)
+    return _dinov2(768, 12, 12, **_reg(kw))
 
 
 def vit_large_patch14_dinov2(**kw: Any) -> VisionTransformer:
     """DINOv2 ViT-L/14 (1024-d, 24 blocks, 16 heads; 300 M parameters)."""
-    return _dinov2(1024, 24, 16, **kw)
+    return _dinov2(1024, 24, 16, **_reg(kw))
 
 
 def vit_tiny_test(**kw: Any) -> VisionTransformer:

@@ -169,3 +169,32 @@ def test_forward_pooled_attention_matches_naive_maps():
     torch.testing.assert_close(tokens, m.forward_features(x))
     with pytest.raises(ConfigError, match="weights"):
         m.forward_pooled_attention(x, [0], w[:, :3])
+
+
+@pytest.mark.parametrize("size", [(56, 56), (70, 42)], ids=["native-grid", "interpolated-nonsquare"])
+def test_parity_with_transformers_dinov2_registers(size):
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    cfg = transformers.Dinov2WithRegistersConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        image_size=56,
+        patch_size=14,
+        num_register_tokens=3,
+        layerscale_value=0.5,
+    )
+    cfg._attn_implementation = "eager"
+    hf = transformers.Dinov2WithRegistersModel(cfg).eval()
+    with torch.no_grad():
+        for p in hf.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    m = vit_tiny_test(depth=2, num_register_tokens=3, interpolate_offset=0.0, interpolate_antialias=True).eval()
+    m.load_state_dict(checkpoint_filter_fn(hf.state_dict(), m))
+    x = torch.randn(2, 3, *size)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), hf(pixel_values=x).last_hidden_state, atol=1e-5, rtol=1e-5)
+    with torch.device("meta"):
+        reg = vit_small_patch14_dinov2(num_register_tokens=4)
+    assert reg.interpolate_antialias and reg.interpolate_offset == 0.0
