@@ -189,3 +189,36 @@ def test_missing_piece_is_reported_not_raised() -> None:
     up = sup.image_from_upload(png(textured(20, 20)), "a.png")
     with pytest.raises(GazekitError, match="not available"):
         sup.detect_heads(up)
+
+
+def test_gaze_on_a_downscaled_image_comes_back_in_image_pixels() -> None:
+    up = sup.image_from_upload(png(textured(1000, 2000)), "crowd.png", max_side=500)
+    model = sup.load_model("center-gaze")
+    (gm,) = sup.predict_gaze_maps(model, up, [(400.0, 100.0, 600.0, 300.0)])
+    np.testing.assert_allclose(gm.head_box, (400, 100, 600, 300))
+    assert 0 <= gm.point[0] <= 2000 and 0 <= gm.point[1] <= 1000
+    rec = json.loads(sup.gaze_json(up, [gm]))
+    assert rec["width"] == 2000 and rec["people"][0]["head_box"] == [400, 100, 600, 300]
+    if sup.missing("viz") is None:
+        assert sup.render_gaze_overlay(up, [gm]).shape == up.work.shape
+    with pytest.raises(DataFormatError, match="at least one head box"):
+        sup.predict_gaze_maps(model, up, [])
+
+
+def test_detected_heads_are_mapped_to_image_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The detector runs on the work copy; boxes come back in full-resolution pixels."""
+    import sys
+    import types
+
+    seen = []
+
+    def detect_heads(image: np.ndarray) -> list[tuple[float, float, float, float]]:
+        seen.append(image.shape)
+        return [(10.0, 20.0, 30.0, 40.0)]
+
+    monkeypatch.setitem(sys.modules, "gazekit.heads", types.SimpleNamespace(detect_heads=detect_heads))
+    up = sup.image_from_upload(png(textured(400, 800)), "p.png", max_side=200)
+    assert sup.detect_heads(up) == [(40.0, 80.0, 120.0, 160.0)] and seen == [(100, 200, 3)]
+    monkeypatch.setitem(sys.modules, "gazekit.heads", types.SimpleNamespace(detect_heads=lambda image: []))
+    with pytest.raises(GazekitError, match="no head found"):
+        sup.detect_heads(up)
