@@ -9,10 +9,11 @@ similarity of each object to the target through noise that grows with eccentrici
     priority_i = guidance * s~_i                                  (top-down guidance)
                + proximity * log Gamma(a_i; amp_shape, amp_scale)  (saccade-amplitude prior)
                - centre_weight * d_i^2 / (2 * centre_sigma^2)      (centre bias)
-               - ior_strength * exp(-(t - t_i) / ior_decay)        (inhibition of return, objects fixated at t_i)
+               - ior_strength * exp(-k_i / ior_decay)              (inhibition of return)
 
 where ``a_i`` is the distance (deg) from the current fixation to the object's centre, ``d_i`` its distance (deg)
-from the display centre, and ``s~_i = s_i + N(0, similarity_noise + eccentricity_noise * a_i)`` the perceived
+from the display centre, ``k_i`` the number of fixations since object *i* was last fixated (0 for the
+object under the eye; no penalty for objects never fixated), and ``s~_i = s_i + N(0, similarity_noise + eccentricity_noise * a_i)`` the perceived
 target similarity. ``s_i`` is a weighted feature overlap with the target:
 ``s_i = sum_f w_f * m_f(i) / sum_f w_f`` over the display's feature dimensions (colour, shape, texture for
 shape displays; colour and glyph for glyph displays), with ``m_f = 1`` for the same value, a partial match
@@ -31,8 +32,11 @@ and the fixation on which the target is recognised lasts ``target_extra`` ms lon
 probability ``1 - miss_rate``; the search then ends with ``found=True`` (the scanpath ends on the target,
 as in COCO-Search18). Otherwise the observer quits (``found=False``) when no object it has not recently
 inspected looks target-like enough (the largest perceived similarity among objects outside IOR is below
-``quit_threshold``), with a hazard ``sigmoid((n - patience) / patience_spread)`` after ``n`` fixations, or at
-``max_fixations``. Target-absent displays therefore end by quitting.
+``quit_threshold``), or, with a hazard ``sigmoid((n - patience - patience_per_object * N) / patience_spread)``
+after ``n`` fixations on a display of ``N`` objects (bigger displays are searched longer), or at
+``max_fixations``. Target-absent displays therefore end by quitting. A target under the initial centre
+fixation is recognised (``1 - miss_rate``) and gets one corrective saccade, so scanpaths have >= 2 fixations
+unless the display is empty.
 
 Ten subjects differ in every parameter (:func:`subject_params`); :func:`observer_statistics` measures how
 human the result looks (numbers in ``docs/models.md``).
@@ -143,8 +147,9 @@ class ObserverParams:
         target_extra: extra duration of the fixation on which the target is recognised (ms).
         miss_rate: probability of not recognising the target while fixating it.
         quit_threshold: quit when no object outside IOR has perceived similarity above this.
-        patience, patience_spread: quitting hazard ``sigmoid((n - patience) / patience_spread)`` after
-            ``n`` fixations (fixations).
+        patience, patience_per_object, patience_spread: quitting hazard
+            ``sigmoid((n - patience - patience_per_object * N) / patience_spread)`` after ``n`` fixations on a
+            display of ``N`` objects (fixations).
         max_fixations: hard cap on the scanpath length, the initial fixation included.
     """
 
@@ -153,16 +158,16 @@ class ObserverParams:
     w_shape: float = 0.9
     w_texture: float = 0.5
     w_glyph: float = 1.2
-    guidance: float = 8.0
+    guidance: float = 13.0
     similarity_noise: float = 0.1
-    eccentricity_noise: float = 0.015
+    eccentricity_noise: float = 0.012
     centre_weight: float = 0.4
     centre_sigma: float = 15.0
     amp_shape: float = 2.2
-    amp_scale: float = 3.5
-    proximity: float = 1.0
-    landing_sd: float = 0.4
-    landing_frac: float = 0.06
+    amp_scale: float = 2.9
+    proximity: float = 1.6
+    landing_sd: float = 0.28
+    landing_frac: float = 0.03
     ior_strength: float = 6.0
     ior_decay: float = 5.0
     refixation_prob: float = 0.03
@@ -171,10 +176,11 @@ class ObserverParams:
     first_duration_mean: float = 220.0
     target_extra: float = 100.0
     miss_rate: float = 0.07
-    quit_threshold: float = 0.65
+    quit_threshold: float = 0.48
     patience: float = 7.0
-    patience_spread: float = 1.5
-    max_fixations: int = 20
+    patience_per_object: float = 0.16
+    patience_spread: float = 1.0
+    max_fixations: int = 24
 
     def __post_init__(self) -> None:
         self.subject = str(self.subject)
@@ -201,7 +207,7 @@ def subject_params(n_subjects: int = 10, seed: int = 0) -> list[ObserverParams]:
     for j in range(n_subjects):
         u = rng.uniform
         amp_shape = u(1.8, 2.8)
-        amp_mean = u(6.0, 9.0)  # deg
+        amp_mean = u(5.5, 7.5)  # deg
         out.append(
             ObserverParams(
                 subject=str(j + 1),
@@ -209,16 +215,16 @@ def subject_params(n_subjects: int = 10, seed: int = 0) -> list[ObserverParams]:
                 w_shape=u(0.6, 1.1),
                 w_texture=u(0.3, 0.7),
                 w_glyph=u(1.0, 1.5),
-                guidance=u(7.0, 10.0),
+                guidance=u(11.0, 15.0),
                 similarity_noise=u(0.07, 0.13),
-                eccentricity_noise=u(0.01, 0.02),
+                eccentricity_noise=u(0.008, 0.015),
                 centre_weight=u(0.2, 0.6),
                 centre_sigma=15.0,
                 amp_shape=amp_shape,
                 amp_scale=amp_mean / amp_shape,
-                proximity=u(0.7, 1.2),
-                landing_sd=u(0.3, 0.6),
-                landing_frac=u(0.04, 0.08),
+                proximity=u(1.3, 1.9),
+                landing_sd=u(0.2, 0.35),
+                landing_frac=u(0.02, 0.04),
                 ior_strength=u(5.0, 8.0),
                 ior_decay=u(3.0, 8.0),
                 refixation_prob=u(0.01, 0.05),
@@ -227,10 +233,11 @@ def subject_params(n_subjects: int = 10, seed: int = 0) -> list[ObserverParams]:
                 first_duration_mean=u(180.0, 260.0),
                 target_extra=u(60.0, 150.0),
                 miss_rate=u(0.03, 0.12),
-                quit_threshold=u(0.55, 0.75),
-                patience=u(5.0, 9.0),
-                patience_spread=1.5,
-                max_fixations=20,
+                quit_threshold=u(0.4, 0.55),
+                patience=u(6.0, 8.0),
+                patience_per_object=u(0.14, 0.18),
+                patience_spread=1.0,
+                max_fixations=24,
             )
         )
     return out
@@ -303,6 +310,10 @@ class GuidedSearchObserver:
         found = False
         if cur >= 0:
             last_visit[cur] = 0
+        # a target under the initial (centre) fixation is recognised like any other fixated target; the
+        # observer then makes one corrective saccade onto it (COCO-Search18 scanpaths have >= 2 fixations)
+        seen_at_start = present and cur == t_index and rng.random() >= p.miss_rate
+        patience = p.patience + p.patience_per_object * n
         while n > 0 and len(xs) < p.max_fixations:
             t = len(xs)  # index of the fixation about to be made
             fx, fy = xs[-1], ys[-1]
@@ -310,13 +321,14 @@ class GuidedSearchObserver:
             noise_sd = p.similarity_noise + p.eccentricity_noise * amp
             perceived = sim + rng.normal(0.0, 1.0, n) * noise_sd
             ior = np.where(np.isfinite(last_visit), p.ior_strength * np.exp(-(t - 1 - last_visit) / p.ior_decay), 0.0)
-            # quitting: nothing uninspected looks like the target, impatience, (or the cap, via the loop)
+            # quitting: nothing uninspected looks like the target, or impatience (or the cap, via the loop)
             if t > 1:
                 fresh = ior < 1.0
                 best = perceived[fresh].max() if fresh.any() else -np.inf
-                if best < p.quit_threshold or rng.random() < _sigmoid((t - p.patience) / p.patience_spread):
+                if best < p.quit_threshold or rng.random() < _sigmoid((t - patience) / p.patience_spread):
                     break
-            if cur >= 0 and t > 1 and rng.random() < p.refixation_prob:
+            onto_seen, seen_at_start = seen_at_start, False
+            if onto_seen or (cur >= 0 and t > 1 and rng.random() < p.refixation_prob):
                 choice = cur
                 sd = 0.15 * sides[cur]
                 nx, ny = cx[cur] + rng.normal(0, sd), cy[cur] + rng.normal(0, sd)
@@ -337,7 +349,7 @@ class GuidedSearchObserver:
             cur = landed
             if landed >= 0:
                 last_visit[landed] = t
-            if present and landed == t_index and rng.random() >= p.miss_rate:
+            if present and landed == t_index and (onto_seen or rng.random() >= p.miss_rate):
                 ds.append(dur(p.duration_mean) + p.target_extra)
                 found = True
                 break
@@ -394,7 +406,10 @@ def simulate(
 
 # ============================================================================================ statistics
 def observer_statistics(
-    world_or_scanpaths: Any, stimuli: Sequence[Stimulus] | None = None, max_k: int = 6
+    world_or_scanpaths: Any,
+    stimuli: Sequence[Stimulus] | None = None,
+    max_k: int = 6,
+    agreement: Sequence[str] = ("ss", "scanmatch"),
 ) -> dict[str, Any]:
     """How human do the scanpaths look? (Works for any scanpaths on displays with objects.)
 
@@ -411,8 +426,9 @@ def observer_statistics(
         share landing on an object fixated earlier but not just before; ``first_fixation_agreement``: for
         each display, the share of subject pairs whose first saccade went to the same object (mean over
         displays), and ``first_fixation_agreement_chance`` (the same with 1/n_objects);
-        ``mean_duration_ms``, ``mean_amplitude_px``; ``sequence_score`` when :mod:`gazekit.metrics` offers
-        one (else absent).
+        ``mean_duration_ms``, ``mean_amplitude_px``; ``agreement_<metric>`` for every metric in
+        ``agreement``: the leave-one-subject-out inter-subject agreement of the target-present scanpaths
+        (:func:`gazekit.metrics.human_consistency`, the protocol of the COCO-Search18 human ceilings).
     """
     from gazekit.datasets.synthetic.search import fixated_objects
 
@@ -484,4 +500,12 @@ def observer_statistics(
         "mean_duration_ms": mean(durations),
         "mean_amplitude_px": mean(amplitudes),
     }
+    if agreement:
+        from gazekit.metrics import human_consistency
+
+        present = [sp for sp in scanpaths if sp.stimulus in by_name and by_name[sp.stimulus].target_index is not None]
+        if present:
+            res = human_consistency(present, list(agreement))
+            for name in agreement:
+                stats[f"agreement_{name}"] = float(res[name].mean)
     return stats
