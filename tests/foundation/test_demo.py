@@ -1,0 +1,88 @@
+"""``gazekit demo`` end to end in quick mode, through the in-process CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from gazekit.cli import main
+from gazekit.imageio import read_image
+from gazekit.io import read_scanpaths
+from gazekit.models.registry import list_models
+
+BASELINES = ("random", "center", "greedy", "oracle")
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    main(["demo", "--quick", "--out", str(out)])
+    return out
+
+
+def test_demo_writes_report_metrics_overlays(demo_dir):
+    m = json.loads((demo_dir / "metrics.json").read_text())
+    assert m["quick"] is True and m["world"]["n_subjects"] == 10
+    assert m["world"]["n_test_displays"] >= 4 and m["world"]["n_human_scanpaths"] == 10 * m["world"]["n_test_displays"]
+    assert set(BASELINES) <= set(m["models"])
+    # every registered scanpath model is either scored or listed with a reason (OAT: not trained, or scored)
+    for spec in list_models("scanpath"):
+        assert spec.name in m["models"] or spec.name in m["not_run"], spec.name
+    if "oat" in m["not_run"]:
+        assert "not trained" in m["not_run"]["oat"] and "gazekit fit" in m["not_run"]["oat"]
+    for name in (*BASELINES, "human"):
+        scores = m["human"]["scores"] if name == "human" else m["models"][name]["scores"]
+        for metric in ("ss", "ss_objects", "scanmatch", "edit_distance", "found_rate", "tfp_auc", "delta"):
+            s = scores[metric]
+            assert s["n"] > 0 and math.isfinite(s["mean"]), (name, metric)
+    assert m["models"]["oracle"]["scores"]["found_rate"]["mean"] == 1.0
+    assert m["models"]["greedy"]["scores"]["found_rate"]["mean"] > m["models"]["random"]["scores"]["found_rate"]["mean"]
+
+    html = (demo_dir / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "</html>" in html
+    assert "simulated observers (ceiling)" in html and "synthetic search world" in html
+    for name in BASELINES:
+        assert f">{name}</td>" in html
+    assert "<script" not in html and "http://" not in html and "https://" not in html  # self-contained
+    assert len(m["overlays"]) == 2
+    for ov in m["overlays"]:
+        assert f'src="{ov["path"]}"' in html
+        img = read_image(demo_dir / ov["path"])
+        assert img.shape[0] > 320 and img.shape[1] > 1000
+
+    preds = read_scanpaths(demo_dir / "predictions.csv")
+    assert {p.subject for p in preds} == set(m["models"])
+    assert len(preds) == len(m["models"]) * m["world"]["n_test_displays"]
+
+
+def test_demo_is_deterministic_and_embeds(tmp_path, demo_dir):
+    out = tmp_path / "again"
+    main(["demo", "--quick", "--out", str(out), "--models", "greedy,oracle", "--overlays", "1", "--embed-images"])
+    a = json.loads((demo_dir / "metrics.json").read_text())
+    b = json.loads((out / "metrics.json").read_text())
+    assert set(b["models"]) == {"greedy", "oracle"}
+    for name in ("greedy", "oracle"):
+        assert a["models"][name]["scores"] == b["models"][name]["scores"]
+    html = (out / "report.html").read_text()
+    assert 'src="data:image/png;base64,' in html
+
+
+def test_demo_bad_options(tmp_path, capsys):
+    for extra, msg in (
+        (["--n-displays", "1"], "--n-displays"),
+        (["--models", "nope"], "unknown model"),
+        (["--models", "head-cone"], "gaze model"),
+        (["--test-fraction", "1.5"], "--test-fraction"),
+    ):
+        with pytest.raises(SystemExit) as ei:
+            main(["demo", "--quick", "--out", str(tmp_path / "x"), *extra])
+        assert ei.value.code == 2 and msg in capsys.readouterr().err
+
+
+def test_report_cells():
+    from gazekit.report import format_cell
+
+    assert format_cell({"mean": 0.5, "std": 0.1, "n": 3}).startswith("0.500 ± 0.100")
+    assert format_cell(None) == "–" and format_cell({"mean": None, "std": None, "n": 0}) == "–"
