@@ -114,7 +114,8 @@ def render_report(result: dict[str, Any], out_dir: str | Path | None = None, *, 
         "every observer on the same display and average; search metrics use the target-present displays.</p>",
         "<h2>Scores</h2>",
         '<p class="note">mean ± standard deviation over predictions (for set metrics over tasks or subjects), '
-        "n = number of values; ↑ higher is better, ↓ lower is better; bold = best model. The ceiling row is "
+        "n = number of values; ↑ higher is better, ↓ lower is better; bold = best model; seconds = prediction / scoring "
+        "time. The ceiling row is "
         "leave-one-subject-out agreement among the simulated observers.</p>",
     ]
     # --- the table
@@ -122,7 +123,7 @@ def render_report(result: dict[str, Any], out_dir: str | Path | None = None, *, 
     for m in names:
         arrow = "↑" if info.get(m, {}).get("higher_is_better", True) else "↓"
         head.append(f'<th title="{esc(info.get(m, {}).get("description", ""))}">{esc(m)} {arrow}</th>')
-    head.append("<th>seconds</th>")
+    head.append('<th title="prediction / scoring time">seconds</th>')
     rows_html = ["<table>", "<tr>" + "".join(head) + "</tr>"]
     scores = {k: v.get("scores", {}) for k, v in models.items()}
     best = {m: _best(scores, m, info.get(m, {}).get("higher_is_better", True)) for m in names}
@@ -134,7 +135,9 @@ def render_report(result: dict[str, Any], out_dir: str | Path | None = None, *, 
         for m in names:
             cls = ' class="best"' if best.get(m) == name else ""
             cells.append(f"<td{cls}>{format_cell(r.get('scores', {}).get(m))}</td>")
-        cells.append(f"<td>{float(r.get('seconds', math.nan)):.2f}</td>")
+        cells.append(
+            f"<td>{float(r.get('seconds', math.nan)):.2f} / {float(r.get('score_seconds', math.nan)):.2f}</td>"
+        )
         rows_html.append("<tr>" + "".join(cells) + "</tr>")
     if human:
         cells = [
@@ -142,7 +145,7 @@ def render_report(result: dict[str, Any], out_dir: str | Path | None = None, *, 
             f"<td>{format_cell(human.get('length'))}</td>",
         ]
         cells += [f"<td>{format_cell(human.get('scores', {}).get(m))}</td>" for m in names]
-        cells.append(f"<td>{float(human.get('seconds', math.nan)):.2f}</td>")
+        cells.append(f"<td>– / {float(human.get('seconds', math.nan)):.2f}</td>")
         rows_html.append('<tr class="human">' + "".join(cells) + "</tr>")
     rows_html.append("</table>")
     parts += rows_html
