@@ -86,3 +86,16 @@ def test_report_cells():
 
     assert format_cell({"mean": 0.5, "std": 0.1, "n": 3}).startswith("0.500 ± 0.100")
     assert format_cell(None) == "–" and format_cell({"mean": None, "std": None, "n": 0}) == "–"
+
+
+def test_demo_progress_on_stderr(tmp_path, capsys, monkeypatch):
+    args = ["demo", "--n-displays", "4", "--models", "oracle", "--overlays", "0", "--out", str(tmp_path / "p")]
+    monkeypatch.delenv("GAZEKIT_NO_PROGRESS", raising=False)
+    main(args)
+    cap = capsys.readouterr()
+    assert "[demo" in cap.err and "building the synthetic world" in cap.err
+    assert "oracle" in cap.out and "report:" in cap.out  # the summary table goes to stdout
+    monkeypatch.setenv("GAZEKIT_NO_PROGRESS", "1")
+    main(args)
+    assert "[demo" not in capsys.readouterr().err
+    assert not (tmp_path / "p" / "overlays").exists()
