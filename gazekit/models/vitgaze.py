@@ -1,0 +1,556 @@
+"""ViTGaze (Song et al., 2024): gaze following from the self-attention interactions of a plain ViT.
+
+The head region chooses which attention rows matter: PatchPAM scores the patches inside the (10 %
+enlarged) head box, a softmax over them gives weights ``w [B, N]``, and the post-softmax attention of
+the configured layers is pooled over the head queries, ``Σ_q w_q · A[:, :, q]``, by
+:func:`gazekit.kernels.attention_pool` (the ``[B, heads, N, N]`` maps are never stored). The pooled
+maps ``[B, layers·heads, gh, gw]`` go through the UpSampleConv decoder to a heatmap at 8× the patch
+grid; the w-pooled last-layer feature feeds the in/out MLP; an auxiliary 1×1 conv predicts the head
+mask from the patch features (stage 1).
+
+Batches (see :func:`gazekit.datasets.synthetic.gaze.gaze_sample_to_tensors`): ``images [B, 3, S, S]``
+(ImageNet-normalised), ``head_boxes [B, 4]`` (x1, y1, x2, y2 in [0, 1]), ``heatmaps [B, 64, 64]``,
+``inout [B]``, ``head_masks [B, 1, S, S]``, ``gaze_points [B, K, 2]`` ([0, 1], −1 padded), ``imsize [B, 2]``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gazekit.backbones.vit import VisionTransformer
+from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
+from gazekit.models.base import GazekitModule, GazePredictor
+from gazekit.types import GazeMap
+
+__all__ = [
+    "PatchPAM",
+    "UpSampleConv",
+    "ViTGaze",
+    "head_patch_mask",
+    "materialised_pooled_attention",
+    "sigmoid_focal_loss",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: checkpoint file name looked up in GAZEKIT_WEIGHTS_DIR and in gazekit/assets/vitgaze/
+CHECKPOINT_NAME = "vitgaze_synthetic"
+ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / "vitgaze"
+RECIPE = "configs/experiments/vitgaze_synthetic.yaml"
+
+
+# --------------------------------------------------------------------------------------------- pieces
+def head_patch_mask(
+    head_boxes: torch.Tensor, size: tuple[int, int], patch_size: int, enlarge: float = 0.1
+) -> torch.Tensor:
+    """``[B, gh, gw]`` bool: patches touched by the head box enlarged by ``enlarge`` per side.
+
+    The box (normalised x1, y1, x2, y2) is scaled to the ``size = (H, W)`` input, enlarged, rasterised with
+    int-truncated corners (at least 1 px) and max-pooled over ``patch_size`` cells, as ViTGaze does.
+    """
+    h, w = size
+    b = head_boxes.float()
+    bw, bh = (b[:, 2] - b[:, 0]).clamp_min(0), (b[:, 3] - b[:, 1]).clamp_min(0)
+    x1 = ((b[:, 0] - enlarge * bw) * w).clamp(0, w - 1).floor()
+    y1 = ((b[:, 1] - enlarge * bh) * h).clamp(0, h - 1).floor()
+    x2 = torch.maximum(((b[:, 2] + enlarge * bw) * w).clamp(0, w).floor(), x1 + 1)
+    y2 = torch.maximum(((b[:, 3] + enlarge * bh) * h).clamp(0, h).floor(), y1 + 1)
+    xs = torch.arange(w, device=b.device, dtype=torch.float32)
+    ys = torch.arange(h, device=b.device, dtype=torch.float32)
+    mx = (xs[None] >= x1[:, None]) & (xs[None] < x2[:, None])  # [B, W]
+    my = (ys[None] >= y1[:, None]) & (ys[None] < y2[:, None])  # [B, H]
+    gh, gw = h // patch_size, w // patch_size
+    px = mx[:, : gw * patch_size].reshape(-1, gw, patch_size).any(-1)  # max-pool along x
+    py = my[:, : gh * patch_size].reshape(-1, gh, patch_size).any(-1)
+    return py[:, :, None] & px[:, None, :]
+
+
+class PatchPAM(nn.Module):
+    """Head guidance: one score per patch (``p×p``/s``p`` conv 3→8, ReLU, 1×1 conv), softmax over head patches.
+
+    Returns ``w [B, N]`` (sums to 1 over the head patches, 0 elsewhere) and the patch mask ``[B, N]``.
+    """
+
+    def __init__(self, patch_size: int = 14, hidden: int = 8, enlarge: float = 0.1) -> None:
+        super().__init__()
+        self.patch_size, self.enlarge = patch_size, enlarge
+        self.embed = nn.Conv2d(3, hidden, patch_size, stride=patch_size)
+        self.score = nn.Conv2d(hidden, 1, 1)
+
+    def forward(self, images: torch.Tensor, head_boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = head_patch_mask(head_boxes, images.shape[-2:], self.patch_size, self.enlarge).flatten(1)
+        s = self.score(F.relu(self.embed(images))).flatten(1).float()  # [B, N]
+        s = s.masked_fill(~mask, -1e9)
+        return s.softmax(-1), mask
+
+
+class UpSampleConv(nn.Module):
+    """``n`` × [bilinear ×2 → 3×3 conv → BN → ReLU] then a 1×1 conv: ``[B, C, h, w]`` → ``[B, 1, 2ⁿh, 2ⁿw]``."""
+
+    def __init__(self, channels: Sequence[int] = (24, 16, 8, 1)) -> None:
+        super().__init__()
+        ch = list(channels)
+        self.stages = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU(inplace=True))
+            for a, b in zip(ch[:-1], ch[1:], strict=True)
+        )
+        self.out = nn.Conv2d(ch[-1], 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for st in self.stages:
+            x = st(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
+        return self.out(x)
+
+
+def materialised_pooled_attention(
+    backbone: VisionTransformer,
+    images: torch.Tensor,
+    layers: Sequence[int],
+    w: torch.Tensor,
+    masks: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Same as ``backbone.forward_pooled_attention`` but forms the full ``[B, heads, T, T]`` attention maps
+    (the reference path the kernel replaces; used by tests and the benchmark)."""
+    gh, gw = backbone.grid_size(images.shape[-2], images.shape[-1])
+    tokens, qks = backbone.forward_with_attention(images, layers, masks)
+    p = backbone.num_prefix_tokens
+    maps = []
+    for q, k in qks:
+        a = torch.softmax((q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5, dim=-1)  # [B, h, T, T]
+        maps.append(torch.einsum("bn,bhnm->bhm", w.to(a.dtype), a[:, :, p:, p:]))
+    return tokens, torch.cat(maps, 1).reshape(images.shape[0], -1, gh, gw)
+
+
+def sigmoid_focal_loss(
+    logits: torch.Tensor, target: torch.Tensor, alpha: float = -1.0, gamma: float = 2.0
+) -> torch.Tensor:
+    """Mean sigmoid focal loss (RetinaNet); ``alpha < 0`` disables the class weighting (ViTGaze's setting)."""
+    p = torch.sigmoid(logits)
+    ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    p_t = p * target + (1 - p) * (1 - target)
+    loss = ce * (1 - p_t) ** gamma
+    if alpha >= 0:
+        loss = (alpha * target + (1 - alpha) * (1 - target)) * loss
+    return loss.mean()
+
+
+# --------------------------------------------------------------------------------------------- model
+class ViTGaze(GazekitModule, GazePredictor):
+    """ViTGaze on a DINOv2-layout ViT.
+
+    Args:
+        embed_dim, depth, num_heads, patch_size, pos_embed_grid, layerscale_init: the backbone
+            (defaults: DINOv2 ViT-S/14, 37×37 position grid from 518 px).
+        pretrained: backbone weights name in :data:`gazekit.backbones.loading.BACKBONE_WEIGHTS`
+            (``"dinov2_vits14"``) or None to train from scratch.
+        pretrained_weights: explicit backbone weight file (else GAZEKIT_WEIGHTS_DIR → HF cache → error).
+        attn_layers: 0-based blocks whose attention is pooled (default 2, 5, 8, 11).
+        input_size: model input side in px (434 stage 1, 518 stages 2–3).
+        decoder_channels: UpSampleConv stage outputs after the ``len(attn_layers)·num_heads`` input maps
+            (one ×2 stage each; default 16, 8, 1 → 8× the patch grid).
+        pam_hidden: PatchPAM conv channels.
+        head_enlarge: head-box enlargement per side.
+        heatmap_size: loss/evaluation heatmap side (64).
+        heatmap_weight, inout_weight, aux_weight: loss weights (10,000; 100; 100 in stage 1, 0 later).
+        aux_margin: the auxiliary BCE is ``max(BCE − margin, 0)``.
+        focal_alpha, focal_gamma: in/out focal loss.
+        lr, weight_decay, betas, layer_decay: AdamW with layer-wise LR decay.
+        lr_schedule: ``"cosine"`` (1→``min_lr_ratio``, linear warm-up ``warmup_fraction``) or ``"constant"``.
+        mask_prob, mask_max_ratio: training augmentation: with probability ``mask_prob`` replace up to
+            ``mask_max_ratio`` of the non-head patches by the mask token.
+        use_kernel: pool with the attention-pool kernel (False: materialise the maps; same result).
+    """
+
+    model_name = "vitgaze"
+
+    def __init__(
+        self,
+        embed_dim: int = 384,
+        depth: int = 12,
+        num_heads: int = 6,
+        patch_size: int = 14,
+        pos_embed_grid: int = 37,
+        layerscale_init: float | None = 1e-5,
+        pretrained: str | None = None,
+        pretrained_weights: str | None = None,
+        attn_layers: list[int] | None = None,
+        input_size: int = 434,
+        decoder_channels: list[int] | None = None,
+        pam_hidden: int = 8,
+        head_enlarge: float = 0.1,
+        heatmap_size: int = 64,
+        heatmap_weight: float = 10000.0,
+        inout_weight: float = 100.0,
+        aux_weight: float = 100.0,
+        aux_margin: float = 0.05,
+        focal_alpha: float = -1.0,
+        focal_gamma: float = 2.0,
+        lr: float = 1e-4,
+        weight_decay: float = 0.05,
+        betas: tuple[float, float] = (0.9, 0.99),
+        layer_decay: float = 0.65,
+        lr_schedule: str = "cosine",
+        min_lr_ratio: float = 0.1,
+        warmup_fraction: float = 0.01,
+        mask_prob: float = 0.5,
+        mask_max_ratio: float = 0.5,
+        use_kernel: bool = True,
+    ) -> None:
+        super().__init__()
+        attn_layers = [2, 5, 8, 11] if attn_layers is None else list(attn_layers)
+        decoder_channels = [16, 8, 1] if decoder_channels is None else list(decoder_channels)
+        if lr_schedule not in ("cosine", "constant"):
+            raise ConfigError(f"lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
+        if embed_dim % num_heads:
+            raise ConfigError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
+        if any(not -depth <= i < depth for i in attn_layers) or not attn_layers:
+            raise ConfigError(f"attn_layers {attn_layers} must be non-empty and within depth {depth}")
+        self.save_hyperparameters()
+        vit_kw: dict[str, Any] = {
+            "img_size": input_size,
+            "patch_size": patch_size,
+            "embed_dim": embed_dim,
+            "depth": depth,
+            "num_heads": num_heads,
+            "pos_embed_grid": pos_embed_grid,
+            "layerscale_init": layerscale_init,
+            "final_norm": False,  # ViTGaze: norm_features=False
+        }
+        if pretrained:
+            from gazekit.backbones.loading import load_backbone
+
+            self.backbone = load_backbone(pretrained, pretrained_weights, **vit_kw)
+        else:
+            self.backbone = VisionTransformer(**vit_kw)
+        self.attn_layers = [i + depth if i < 0 else i for i in attn_layers]
+        self.pam = PatchPAM(patch_size, pam_hidden, head_enlarge)
+        n_maps = len(attn_layers) * num_heads
+        self.decoder = UpSampleConv([n_maps, *decoder_channels])
+        self.aux_head = nn.Conv2d(embed_dim, 1, 1)
+        self.inout_head = nn.Sequential(nn.Linear(embed_dim, embed_dim), nn.ReLU(inplace=True), nn.Linear(embed_dim, 1))
+        self._val: list[dict[str, np.ndarray]] = []
+
+    # ------------------------------------------------------------------ forward
+    def forward(
+        self, images: torch.Tensor, head_boxes: torch.Tensor, patch_masks: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """``images [B, 3, S, S]``, ``head_boxes [B, 4]`` (normalised) → ``heatmap [B, 8gh, 8gw]`` (raw),
+        ``inout [B]`` (logit), ``head_mask [B, gh, gw]`` (logit), ``weights [B, N]``, ``maps [B, L·heads, gh, gw]``."""
+        bb = self.backbone
+        gh, gw = bb.grid_size(images.shape[-2], images.shape[-1])
+        w, _ = self.pam(images, head_boxes)
+        if self.hparams.use_kernel:
+            tokens, maps = bb.forward_pooled_attention(images, self.attn_layers, w, patch_masks)
+        else:
+            tokens, maps = materialised_pooled_attention(bb, images, self.attn_layers, w, patch_masks)
+        feat = tokens[:, bb.num_prefix_tokens :]  # [B, N, C]
+        pooled = torch.einsum("bn,bnc->bc", w.to(feat.dtype), feat)
+        grid = feat.transpose(1, 2).reshape(feat.shape[0], -1, gh, gw)
+        return {
+            "heatmap": self.decoder(maps).squeeze(1),
+            "inout": self.inout_head(pooled).squeeze(-1),
+            "head_mask": self.aux_head(grid).squeeze(1),
+            "weights": w,
+            "maps": maps,
+        }
+
+    # ------------------------------------------------------------------ training
+    def _patch_masks(self, images: torch.Tensor, head_boxes: torch.Tensor) -> torch.Tensor | None:
+        hp = self.hparams
+        if not self.training or hp.mask_prob <= 0 or hp.mask_max_ratio <= 0:
+            return None
+        b = images.shape[0]
+        head = head_patch_mask(head_boxes, images.shape[-2:], hp.patch_size, hp.head_enlarge).flatten(1)
+        apply = torch.rand(b, 1, device=images.device) < hp.mask_prob
+        ratio = torch.rand(b, 1, device=images.device) * hp.mask_max_ratio
+        return (torch.rand(head.shape, device=images.device) < ratio) & apply & ~head
+
+    def losses(self, batch: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        hp = self.hparams
+        s = hp.heatmap_size
+        pred = F.interpolate(out["heatmap"][:, None], size=(s, s), mode="bilinear", align_corners=False)[:, 0]
+        inside = batch["inout"].float()
+        per = ((pred - batch["heatmaps"].float()) ** 2).mean((1, 2))
+        heat = (per * inside).sum() / inside.sum().clamp_min(1.0)
+        inout = sigmoid_focal_loss(out["inout"], inside, hp.focal_alpha, hp.focal_gamma)
+        losses = {"heatmap": heat * hp.heatmap_weight, "inout": inout * hp.inout_weight}
+        if hp.aux_weight > 0:
+            tgt = F.adaptive_avg_pool2d(batch["head_masks"].float(), out["head_mask"].shape[-2:])[:, 0]
+            bce = F.binary_cross_entropy_with_logits(out["head_mask"], tgt.clamp(0, 1))
+            losses["aux"] = (bce - hp.aux_margin).clamp_min(0) * hp.aux_weight
+        losses["loss"] = sum(losses.values())
+        return losses
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        masks = self._patch_masks(batch["images"], batch["head_boxes"])
+        out = self(batch["images"], batch["head_boxes"], masks)
+        losses = self.losses(batch, out)
+        bs = batch["images"].shape[0]
+        self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=False, batch_size=bs)
+        return losses["loss"]
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        out = self(batch["images"], batch["head_boxes"])
+        losses = self.losses(batch, out)
+        self.log("val/loss", losses["loss"], batch_size=batch["images"].shape[0], prog_bar=True)
+        self._val.append(self._eval_arrays(batch, out))
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self.validation_step(batch, batch_idx)
+
+    def _eval_arrays(self, batch: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        s = self.hparams.heatmap_size
+        heat = F.interpolate(out["heatmap"][:, None].float(), size=(s, s), mode="bilinear", align_corners=False)
+        return {
+            "heat": heat[:, 0].detach().cpu().numpy(),
+            "points": batch["gaze_points"].detach().cpu().numpy(),
+            "inout": batch["inout"].detach().cpu().numpy(),
+            "score": torch.sigmoid(out["inout"]).detach().float().cpu().numpy(),
+            "imsize": batch["imsize"].detach().cpu().numpy(),
+        }
+
+    def _log_eval(self, prefix: str) -> None:
+        if not self._val:
+            return
+        arr = {k: np.concatenate([d[k] for d in self._val]) for k in self._val[0]}
+        self._val = []
+        m = evaluate_arrays(arr)
+        self.log_dict({f"{prefix}/{k}": float(v) for k, v in m.items() if np.isfinite(v)}, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_eval("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_eval("test")
+
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        depth = self.backbone.depth
+        groups: dict[int, list[nn.Parameter]] = {}
+        no_decay: dict[int, list[nn.Parameter]] = {}
+        for name, p in self.named_parameters():
+            if not p.requires_grad:
+                continue
+            if name.startswith("backbone."):
+                sub = name[len("backbone.") :]
+                layer = (
+                    int(sub.split(".")[1]) + 1
+                    if sub.startswith("blocks.")
+                    else (depth + 1 if sub.startswith("norm.") else 0)
+                )
+            else:
+                layer = depth + 1
+            flat = p.ndim <= 1 or name.endswith(("pos_embed", "cls_token", "mask_token", "register_tokens"))
+            (no_decay if flat else groups).setdefault(layer, []).append(p)
+        param_groups = []
+        for table, wd in ((groups, hp.weight_decay), (no_decay, 0.0)):
+            for layer, params in sorted(table.items()):
+                scale = hp.layer_decay ** (depth + 1 - layer)
+                param_groups.append({"params": params, "lr": hp.lr * scale, "weight_decay": wd, "lr_scale": scale})
+        opt = torch.optim.AdamW(param_groups, lr=hp.lr, betas=tuple(hp.betas))
+        if hp.lr_schedule == "constant":
+            return opt
+        total = max(int(getattr(self.trainer, "estimated_stepping_batches", 1) or 1), 1) if self._trainer else 1
+        warm = max(int(round(total * hp.warmup_fraction)), 0)
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / (warm + 1)
+            t = min((step - warm) / max(total - warm, 1), 1.0)
+            return hp.min_lr_ratio + (1 - hp.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # ------------------------------------------------------------------ inference
+    def _prepare(self, image: np.ndarray) -> torch.Tensor:
+        import cv2
+
+        img = np.asarray(image)
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, -1)
+        if img.ndim != 3 or img.shape[2] not in (3, 4):
+            raise ConfigError(f"image must be [H, W, 3] RGB, got shape {img.shape}")
+        img = img[..., :3]
+        if img.dtype != np.uint8:
+            img = np.clip(img * (255.0 if img.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+        s = int(self.hparams.input_size)
+        h, w = img.shape[:2]
+        x = cv2.resize(img, (s, s), interpolation=cv2.INTER_AREA if w > s else cv2.INTER_LINEAR)
+        t = torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1).float().div_(255.0)
+        t = (t - torch.tensor(IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(IMAGENET_STD).view(3, 1, 1)
+        return t.to(self.device)
+
+    @torch.no_grad()
+    def predict_gazes(self, image: np.ndarray, head_boxes: Sequence[Sequence[float]] | None = None) -> list[GazeMap]:
+        """One :class:`GazeMap` per head box (px); ``None`` detects heads with :func:`gazekit.heads.detect_heads`."""
+        if head_boxes is None:
+            from gazekit.heads import detect_heads
+
+            head_boxes = detect_heads(image)
+        h, w = np.asarray(image).shape[:2]
+        boxes = []
+        for b in head_boxes:
+            bb = np.asarray(b, float).reshape(-1)
+            if bb.shape != (4,) or not np.all(np.isfinite(bb)):
+                raise ConfigError(f"head box must be 4 finite numbers (x1, y1, x2, y2 px), got {b}")
+            x1, x2 = sorted(np.clip(bb[[0, 2]], 0, w))
+            y1, y2 = sorted(np.clip(bb[[1, 3]], 0, h))
+            if x2 - x1 <= 0 or y2 - y1 <= 0:
+                raise ConfigError(f"head box {tuple(bb)} is empty inside the {w}x{h} image")
+            boxes.append((float(x1), float(y1), float(x2), float(y2)))
+        if not boxes:
+            return []
+        was = self.training
+        self.eval()
+        x = self._prepare(image)[None].expand(len(boxes), -1, -1, -1)
+        hb = torch.tensor(
+            [[b[0] / w, b[1] / h, b[2] / w, b[3] / h] for b in boxes], dtype=torch.float32, device=x.device
+        )
+        out = self(x, hb)
+        self.train(was)
+        s = self.hparams.heatmap_size
+        heat = F.interpolate(out["heatmap"][:, None].float(), size=(s, s), mode="bilinear", align_corners=False)[:, 0]
+        heat = heat.clamp(0, 1).cpu().numpy()
+        inout = torch.sigmoid(out["inout"]).float().cpu().numpy()
+        maps = []
+        for i, b in enumerate(boxes):
+            r, c = np.unravel_index(int(np.argmax(heat[i])), heat[i].shape)
+            point = ((c + 0.5) / s * w, (r + 0.5) / s * h)
+            maps.append(
+                GazeMap(heatmap=heat[i], point=point, inout=float(inout[i]), head_box=b, meta={"model": "vitgaze"})
+            )
+        return maps
+
+    def predict_gaze(self, image: np.ndarray, head_box: tuple[float, float, float, float]) -> GazeMap:
+        """Where the person in ``head_box`` (x1, y1, x2, y2 px) of ``image`` ``[H, W, 3]`` looks."""
+        return self.predict_gazes(image, [head_box])[0]
+
+    # ------------------------------------------------------------------ checkpoints
+    def init_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-safe) that rebuild this architecture without pretrained weights."""
+        kw = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(self.hparams).items()}
+        kw["pretrained"], kw["pretrained_weights"] = None, None
+        return kw
+
+    def save_checkpoint(self, path: str | Path, *, half: bool = False) -> Path:
+        """Write a safetensors file with the weights and the constructor arguments (metadata ``gazekit``)."""
+        from safetensors.torch import save_file
+
+        sd = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        if half:
+            sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+        meta = {"gazekit": json.dumps({"model": "vitgaze", "init_args": self.init_kwargs()})}
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        save_file(sd, str(p), metadata=meta)
+        return p
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu", **overrides: Any) -> ViTGaze:
+        """Rebuild from :meth:`save_checkpoint` output or a Lightning ``.ckpt`` (``weights_only=True``)."""
+        p = Path(path)
+        if not p.is_file():
+            raise WeightsNotFoundError(f"ViTGaze checkpoint {p} does not exist")
+        if p.suffix == ".safetensors":
+            from safetensors import safe_open
+            from safetensors.torch import load_file
+
+            try:
+                with safe_open(str(p), "pt") as f:
+                    meta = f.metadata() or {}
+            except Exception as e:  # safetensors raises its own error type for malformed headers
+                raise GazekitError(f"{p}: not a readable safetensors file ({e})") from None
+            if "gazekit" not in meta:
+                raise GazekitError(f"{p}: not a gazekit ViTGaze checkpoint (no 'gazekit' metadata)")
+            kw = json.loads(meta["gazekit"])["init_args"]
+            sd = load_file(str(p))
+        else:
+            try:
+                obj = torch.load(str(p), map_location="cpu", weights_only=True)
+            except Exception as e:  # weights_only refuses pickled objects; corrupt files fail here too
+                raise GazekitError(f"{p}: not a loadable weights-only torch checkpoint ({e})") from None
+            if not isinstance(obj, dict) or "state_dict" not in obj:
+                raise GazekitError(f"{p}: expected a Lightning checkpoint with 'state_dict'")
+            kw = dict(obj.get("hyper_parameters", {}))
+            sd = obj["state_dict"]
+        kw.update({"pretrained": None, "pretrained_weights": None}, **overrides)
+        model = cls(**kw)
+        ref = model.state_dict()
+        sd = {k: v.to(ref[k].dtype) if k in ref and v.is_floating_point() else v for k, v in sd.items()}
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+        if missing or unexpected:
+            raise GazekitError(
+                f"{p}: checkpoint does not fit ViTGaze({kw}): missing {missing[:5]}, unexpected {unexpected[:5]}"
+            )
+        return model.to(device).eval()
+
+    @classmethod
+    def load_for_inference(cls, weights: str | Path | None = None, device: str = "cpu", **kw: Any) -> ViTGaze:
+        """Explicit path → ``GAZEKIT_WEIGHTS_DIR/vitgaze_synthetic.{safetensors,ckpt}`` → the bundled checkpoint
+        (``gazekit/assets/vitgaze``) → :class:`WeightsNotFoundError` naming the recipe that trains one."""
+        tried: list[str] = []
+        if weights is not None:
+            p = Path(weights).expanduser()
+            if p.is_dir():
+                cands = [p / f"{CHECKPOINT_NAME}.safetensors", p / f"{CHECKPOINT_NAME}.ckpt"]
+                hit = next((c for c in cands if c.is_file()), None)
+                if hit is None:
+                    raise WeightsNotFoundError(f"no {CHECKPOINT_NAME}.safetensors or .ckpt in {p}")
+                p = hit
+            return cls.from_checkpoint(p, device, **kw)
+        env = os.environ.get("GAZEKIT_WEIGHTS_DIR")
+        dirs = ([Path(env)] if env else []) + [ASSET_DIR]
+        if not env:
+            tried.append("$GAZEKIT_WEIGHTS_DIR (unset)")
+        for d in dirs:
+            for ext in (".safetensors", ".ckpt"):
+                c = d / f"{CHECKPOINT_NAME}{ext}"
+                if c.is_file():
+                    return cls.from_checkpoint(c, device, **kw)
+                tried.append(str(c))
+        raise WeightsNotFoundError(
+            f"no ViTGaze checkpoint found (looked in: {'; '.join(tried)}). Train one with "
+            f"`gazekit fit -c {RECIPE}` and pass its .ckpt, or put {CHECKPOINT_NAME}.safetensors in $GAZEKIT_WEIGHTS_DIR."
+        )
+
+
+# --------------------------------------------------------------------------------------------- evaluation
+def evaluate_arrays(arr: dict[str, np.ndarray]) -> dict[str, float]:
+    """GazeFollow-protocol metrics over stacked predictions.
+
+    ``arr``: ``heat [M, 64, 64]``, ``points [M, K, 2]`` (normalised, −1 padded), ``inout [M]`` (1/0),
+    ``score [M]`` (in-frame probability), ``imsize [M, 2]`` (W, H). AUC and L2 use in-frame samples.
+    """
+    from gazekit.metrics.following import gazefollow_auc, inout_ap, l2
+
+    aucs, avg, mn = [], [], []
+    for i in range(len(arr["heat"])):
+        if arr["inout"][i] < 0.5:
+            continue
+        pts = arr["points"][i]
+        pts = pts[(pts >= 0).all(-1)]
+        if len(pts) == 0:
+            continue
+        wh = tuple(int(v) for v in arr["imsize"][i])
+        aucs.append(gazefollow_auc(arr["heat"][i], pts, wh))
+        d = l2(arr["heat"][i], pts)
+        avg.append(d["avg"])
+        mn.append(d["min"])
+    has_both = 0 < arr["inout"].sum() < len(arr["inout"])
+    return {
+        "auc": float(np.nanmean(aucs)) if aucs else float("nan"),
+        "avg_l2": float(np.mean(avg)) if avg else float("nan"),
+        "min_l2": float(np.mean(mn)) if mn else float("nan"),
+        "ap": inout_ap(arr["inout"], arr["score"]) if has_both else float("nan"),
+    }
