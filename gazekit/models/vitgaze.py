@@ -28,11 +28,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from gazekit.backbones.vit import VisionTransformer
+from gazekit.datasets.base import GazekitDataModule
 from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
 from gazekit.models.base import GazekitModule, GazePredictor
 from gazekit.types import GazeMap
 
 __all__ = [
+    "AnnotatedImages",
+    "GazeFollowImageDataModule",
     "PatchPAM",
     "UpSampleConv",
     "ViTGaze",
@@ -169,6 +172,8 @@ class ViTGaze(GazekitModule, GazePredictor):
         mask_prob, mask_max_ratio: training augmentation: with probability ``mask_prob`` replace up to
             ``mask_max_ratio`` of the non-head patches by the mask token.
         use_kernel: pool with the attention-pool kernel (False: materialise the maps; same result).
+        init_weights: start from this ViTGaze checkpoint's weights (stages 2 and 3 start from the previous
+            stage; safetensors or a Lightning ``.ckpt``, loaded weights-only).
     """
 
     model_name = "vitgaze"
@@ -205,6 +210,7 @@ class ViTGaze(GazekitModule, GazePredictor):
         mask_prob: float = 0.5,
         mask_max_ratio: float = 0.5,
         use_kernel: bool = True,
+        init_weights: str | None = None,
     ) -> None:
         super().__init__()
         attn_layers = [2, 5, 8, 11] if attn_layers is None else list(attn_layers)
@@ -239,6 +245,23 @@ class ViTGaze(GazekitModule, GazePredictor):
         self.aux_head = nn.Conv2d(embed_dim, 1, 1)
         self.inout_head = nn.Sequential(nn.Linear(embed_dim, embed_dim), nn.ReLU(inplace=True), nn.Linear(embed_dim, 1))
         self._val: list[dict[str, np.ndarray]] = []
+        if init_weights:
+            self._load_weights(init_weights)
+
+    def _load_weights(self, path: str | Path) -> None:
+        from gazekit.weights import load_state_dict
+
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise WeightsNotFoundError(f"ViTGaze init_weights {p} does not exist (train the previous stage first)")
+        sd = load_state_dict(p)
+        ref = self.state_dict()
+        sd = {k: v.to(ref[k].dtype) if k in ref and v.is_floating_point() else v for k, v in sd.items()}
+        missing, unexpected = self.load_state_dict(sd, strict=False)
+        if missing or unexpected:
+            raise GazekitError(
+                f"{p}: weights do not fit this ViTGaze: missing {missing[:5]}, unexpected {unexpected[:5]}"
+            )
 
     # ------------------------------------------------------------------ forward
     def forward(
@@ -421,7 +444,10 @@ class ViTGaze(GazekitModule, GazePredictor):
         self.train(was)
         s = self.hparams.heatmap_size
         heat = F.interpolate(out["heatmap"][:, None].float(), size=(s, s), mode="bilinear", align_corners=False)[:, 0]
-        heat = heat.clamp(0, 1).cpu().numpy()
+        # min-max scaling keeps the ranking (AUC) and the argmax of the raw regression output
+        lo = heat.flatten(1).min(1).values[:, None, None]
+        hi = heat.flatten(1).max(1).values[:, None, None]
+        heat = ((heat - lo) / (hi - lo).clamp_min(1e-12)).cpu().numpy()
         inout = torch.sigmoid(out["inout"]).float().cpu().numpy()
         maps = []
         for i, b in enumerate(boxes):
@@ -440,7 +466,7 @@ class ViTGaze(GazekitModule, GazePredictor):
     def init_kwargs(self) -> dict[str, Any]:
         """Constructor arguments (JSON-safe) that rebuild this architecture without pretrained weights."""
         kw = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(self.hparams).items()}
-        kw["pretrained"], kw["pretrained_weights"] = None, None
+        kw["pretrained"], kw["pretrained_weights"], kw["init_weights"] = None, None, None
         return kw
 
     def save_checkpoint(self, path: str | Path, *, half: bool = False) -> Path:
@@ -484,7 +510,11 @@ class ViTGaze(GazekitModule, GazePredictor):
                 raise GazekitError(f"{p}: expected a Lightning checkpoint with 'state_dict'")
             kw = dict(obj.get("hyper_parameters", {}))
             sd = obj["state_dict"]
-        kw.update({"pretrained": None, "pretrained_weights": None}, **overrides)
+        import inspect
+
+        accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        kw = {k: v for k, v in kw.items() if k in accepted}  # LightningCLI also stores "_class_path" etc.
+        kw.update({"pretrained": None, "pretrained_weights": None, "init_weights": None}, **overrides)
         model = cls(**kw)
         ref = model.state_dict()
         sd = {k: v.to(ref[k].dtype) if k in ref and v.is_floating_point() else v for k, v in sd.items()}
@@ -554,3 +584,111 @@ def evaluate_arrays(arr: dict[str, np.ndarray]) -> dict[str, float]:
         "min_l2": float(np.mean(mn)) if mn else float("nan"),
         "ap": inout_ap(arr["inout"], arr["score"]) if has_both else float("nan"),
     }
+
+
+# --------------------------------------------------------------------------------------------- real data
+class AnnotatedImages:
+    """Map-style dataset: GazeFollow / VideoAttentionTarget annotations with pixels → model samples
+    (:func:`~gazekit.datasets.synthetic.gaze.gaze_sample_to_tensors`; the head map is the annotated head's)."""
+
+    def __init__(
+        self, annotations: Sequence[Any], image_root: str | Path, input_size: int, flip_prob: float = 0.0, seed: int = 0
+    ) -> None:
+        self.annotations, self.root = list(annotations), Path(image_root)
+        self.input_size, self.flip_prob, self.seed = input_size, flip_prob, seed
+
+    def __len__(self) -> int:
+        return len(self.annotations)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        from gazekit.datasets.synthetic.gaze import gaze_sample_to_tensors, head_gaussian_map
+        from gazekit.imageio import read_image
+
+        a = self.annotations[i]
+        img = read_image(self.root / a.image)
+        h, w = img.shape[:2]
+        flip = self.flip_prob > 0 and np.random.default_rng([self.seed, i]).random() < self.flip_prob
+        return gaze_sample_to_tensors(
+            img, a, input_size=self.input_size, head_map=head_gaussian_map([a.head_box], w, h), flip=flip
+        )
+
+
+class GazeFollowImageDataModule(GazekitDataModule):
+    """Real gaze-following data with pixels for the released recipes (stages 1–2: GazeFollow; stage 3:
+    VideoAttentionTarget frames, one sample per frame: the release's 8-frame clips are not modelled).
+
+    Args:
+        dataset: ``"gazefollow"`` or ``"videoattentiontarget"``.
+        train_file, test_file: GazeFollow annotation files (``train_annotations_release.txt``, ...).
+        root: dataset root (GazeFollow: the folder the annotation paths are relative to; VAT: the root with
+            ``annotations/`` and ``images/``).
+        input_size: model input side in px.
+        val_fraction: share of training images held out for validation (split by image).
+        flip_prob: horizontal-flip probability of a training sample.
+    """
+
+    def __init__(
+        self,
+        dataset: str = "gazefollow",
+        train_file: str = "",
+        test_file: str | None = None,
+        root: str = "",
+        input_size: int = 434,
+        val_fraction: float = 0.05,
+        flip_prob: float = 0.5,
+        batch_size: int = 48,
+        num_workers: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        if dataset not in ("gazefollow", "videoattentiontarget"):
+            raise ConfigError(f"dataset must be 'gazefollow' or 'videoattentiontarget', got {dataset!r}")
+        self.dataset, self.train_file, self.test_file, self.root = dataset, train_file, test_file, root
+        self.input_size, self.val_fraction, self.flip_prob = input_size, val_fraction, flip_prob
+        self.splits: dict[str, AnnotatedImages] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        from gazekit.datasets.datamodules import split_by_key
+
+        if self.dataset == "gazefollow":
+            from gazekit.datasets.gazefollow import read_gazefollow
+
+            train = read_gazefollow(self.train_file, image_root=self.root, split="train")
+            test = read_gazefollow(self.test_file, image_root=self.root, split="test") if self.test_file else []
+            image_root = Path(self.root)
+        else:
+            from gazekit.datasets.videoattentiontarget import read_videoattentiontarget
+
+            train = read_videoattentiontarget(self.root, "train")
+            test = read_videoattentiontarget(self.root, "test")
+            image_root = Path(self.root) / "images"
+        parts = split_by_key(train, lambda a: a.image, (1.0 - self.val_fraction, self.val_fraction, 0.0), self.seed)
+        self.splits = {
+            "train": AnnotatedImages(parts["train"], image_root, self.input_size, self.flip_prob, self.seed),
+            "val": AnnotatedImages(parts["val"], image_root, self.input_size),
+            "test": AnnotatedImages(test, image_root, self.input_size),
+        }
+
+    def _loader(self, split: str, shuffle: bool) -> Any:
+        from torch.utils.data import DataLoader
+
+        self.setup()
+        return DataLoader(
+            self.splits[split],  # type: ignore[arg-type]
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+        )
+
+    def train_dataloader(self) -> Any:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> Any:
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> Any:
+        return self._loader("test", False)
