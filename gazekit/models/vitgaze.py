@@ -108,6 +108,11 @@ class UpSampleConv(nn.Module):
             for a, b in zip(ch[:-1], ch[1:], strict=True)
         )
         self.out = nn.Conv2d(ch[-1], 1, 1)
+        if ch[-1] == 1:
+            # the last stage is ReLU'd to one channel: a negative random scale here would turn every peak into a
+            # flat plateau (max = bias) that training from scratch rarely leaves, so start with the identity
+            nn.init.ones_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for st in self.stages:

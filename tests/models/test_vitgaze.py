@@ -207,3 +207,33 @@ def test_predict_gaze_and_gazes() -> None:
     assert len(auto) == 1
     with pytest.raises(GazekitError):
         m.predict_gaze(img, (400, 400, 500, 500))
+
+
+def test_gazefollow_image_datamodule_on_the_annotation_sample(shared_data, tmp_path) -> None:
+    """The released recipes' DataModule on real GazeFollow rows (images stood in by blank JPEGs of any size)."""
+    from gazekit.imageio import write_image
+    from gazekit.models.vitgaze import GazeFollowImageDataModule
+
+    rows = (shared_data / "gazefollow" / "val_annotations_sample.txt").read_text().splitlines()[:6]
+    ann = tmp_path / "train_annotations.txt"
+    ann.write_text("\n".join(rows) + "\n")
+    for r in rows:
+        p = tmp_path / r.split(",")[0]
+        p.parent.mkdir(parents=True, exist_ok=True)
+        write_image(p, np.full((480, 640, 3), 128, np.uint8))
+    dm = GazeFollowImageDataModule(
+        train_file=str(ann), root=str(tmp_path), input_size=56, val_fraction=0.3, batch_size=2, num_workers=0
+    )
+    dm.setup("fit")
+    assert len(dm.splits["train"]) + len(dm.splits["val"]) == 6
+    b = next(iter(dm.train_dataloader()))
+    assert b["images"].shape == (2, 3, 56, 56) and b["heatmaps"].shape == (2, 64, 64)
+    assert b["head_masks"].shape == (2, 1, 56, 56) and float(b["head_masks"].max()) > 0.9
+    assert torch.all((b["head_boxes"] >= 0) & (b["head_boxes"] <= 1))
+    out = tiny()(b["images"], b["head_boxes"])
+    assert out["heatmap"].shape == (2, 32, 32)
+
+
+def test_decoder_starts_with_a_positive_output_scale() -> None:
+    d = vg.UpSampleConv([6, 4, 1])
+    assert float(d.out.weight.detach()) == 1.0 and d(torch.randn(2, 6, 4, 4)).shape == (2, 1, 16, 16)
