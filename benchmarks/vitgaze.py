@@ -71,9 +71,11 @@ def _scenes(n: int, seed: int):
 
 
 def evaluate_predictor(predictor, scenes, batched: bool = False) -> dict:
-    from gazekit.metrics.following import gazefollow_auc, inout_ap, l2
+    import cv2
 
-    aucs, avg, mn, gt, score = [], [], [], [], []
+    from gazekit.metrics.following import gazefollow_auc, heatmap_argmax, inout_ap, l2
+
+    aucs, avg, mn, gt, score, hit = [], [], [], [], [], []
     for sc in scenes:
         h, w = sc.image.shape[:2]
         boxes = [a.head_box for a in sc.annotations]
@@ -92,14 +94,37 @@ def evaluate_predictor(predictor, scenes, batched: bool = False) -> dict:
             d = l2(g.heatmap, pts)
             avg.append(d["avg"])
             mn.append(d["min"])
+            # on target: the heatmap argmax falls on the looked-at object (its mask dilated by 3 px)
+            x, y = heatmap_argmax(g.heatmap)
+            mask = cv2.dilate(a.target_mask.astype(np.uint8), np.ones((7, 7), np.uint8))
+            hit.append(bool(mask[min(int(y * h), h - 1), min(int(x * w), w - 1)]))
     return {
         "auc": float(np.mean(aucs)),
         "avg_l2": float(np.mean(avg)),
         "min_l2": float(np.mean(mn)),
-        "ap": float(inout_ap(np.array(gt), np.array(score))),
+        "on_target": float(np.mean(hit)),
+        "ap": float(inout_ap(np.array(gt), np.array(score))) if 0 < sum(gt) < len(gt) else float("nan"),
         "n_in": len(aucs),
         "n": len(gt),
     }
+
+
+class _ObjectsControl:
+    """Control, not a model: heat on every object of the scene (from the ground-truth label map, blurred), the
+    same for every person, so its AUC shows how much an "any object" prior earns on these scenes."""
+
+    def __init__(self, scene) -> None:
+        import cv2
+
+        m = (scene.object_labels > 0).astype(np.float32)
+        self.heat = cv2.resize(cv2.GaussianBlur(m, (0, 0), 3), (64, 64), interpolation=cv2.INTER_AREA)
+
+    def predict_gaze(self, image, head_box):
+        from gazekit.types import GazeMap
+
+        h, w = image.shape[:2]
+        r, c = np.unravel_index(int(np.argmax(self.heat)), self.heat.shape)
+        return GazeMap(self.heat / max(self.heat.max(), 1e-9), ((c + 0.5) / 64 * w, (r + 0.5) / 64 * h), 0.8, head_box)
 
 
 def evaluate(args: argparse.Namespace) -> dict:
@@ -117,6 +142,13 @@ def evaluate(args: argparse.Namespace) -> dict:
     for name, p in (("center_prior", CenterGazePrior()), ("head_direction_cone", HeadDirectionCone())):
         res[name] = evaluate_predictor(p, scenes)
         print(json.dumps({name: res[name]}), flush=True)
+    parts = [evaluate_predictor(_ObjectsControl(sc), [sc]) for sc in scenes]
+    ins = [p for p in parts if p["n_in"]]
+    res["objects_control"] = {
+        k: float(np.average([p[k] for p in ins], weights=[p["n_in"] for p in ins]))
+        for k in ("auc", "avg_l2", "min_l2", "on_target")
+    }
+    print(json.dumps({"objects_control": res["objects_control"]}), flush=True)
     return res
 
 
