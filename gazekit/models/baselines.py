@@ -15,7 +15,8 @@ All four are plain Python (numpy + OpenCV), need no weights, and follow the same
   per fixation (-1 = background: the smallest box containing the fixation, else -1).
 * **found** is ground truth, not the model's claim: whether some fixation lands in the target box, when
   the box is known (``task.target.box`` or ``stimulus.target.box``); ``False`` on trials known to be
-  target-absent; ``None`` otherwise.
+  target-absent; ``None`` otherwise. A known box is also copied to ``meta["bbox"]`` (with
+  ``meta["target_object"]`` on object displays), where :func:`gazekit.metrics.score_scanpaths` looks for it.
   ``meta["stopped"]`` says why the model stopped (``"match"``, ``"target"``, ``"max_len"``, ``"exhausted"``,
   ``"fixed_length"``, ``"absent"``).
 * **condition** is ``stimulus.meta["condition"]`` when set, else for search ``"present"``/``"absent"`` from
@@ -182,6 +183,11 @@ class _Baseline(ScanpathPredictor):
         found = bool(np.any(_in_box(box, x, y))) if box is not None else None
         if found is None and task.kind == "search" and condition == "absent":
             found = False  # nothing to find on a target-absent trial
+        meta: dict = {"model": self.name, "stopped": stopped}
+        if box is not None:  # ground truth for the search metrics (score_scanpaths reads meta["bbox"])
+            meta["bbox"] = [float(v) for v in box]
+            if stimulus.target_index is not None:
+                meta["target_object"] = int(stimulus.target_index)
         return Scanpath(
             x=x,
             y=y,
@@ -194,7 +200,7 @@ class _Baseline(ScanpathPredictor):
             width=float(stimulus.width),
             height=float(stimulus.height),
             objects=obj,
-            meta={"model": self.name, "stopped": stopped},
+            meta=meta,
         )
 
 

@@ -97,8 +97,10 @@ def test_frames_durations_objects(world, name):
             assert sp.condition == ("present" if s.meta["present"] else "absent")
             if not s.meta["present"]:
                 assert sp.found is False, "nothing to find on a target-absent display"
+                assert "bbox" not in sp.meta and "target_object" not in sp.meta
             else:
                 assert sp.found is bool(np.any(s.objects[s.meta["target_index"]].contains(sp.x, sp.y)))
+                assert tuple(sp.meta["bbox"]) == s.target.box and sp.meta["target_object"] == s.meta["target_index"]
             assert sp.meta["model"] == name
 
 
@@ -135,6 +137,18 @@ def test_greedy_beats_random_on_found_rate(world):
     assert rates["greedy"] >= 0.8
     assert rates["greedy"] >= rates["random"] + 0.3
     assert rates["greedy"] >= rates["center"] + 0.3
+
+
+def test_raw_predictions_score_against_observers(world):
+    """Baseline output carries what the search metrics need (bbox, target object, condition) without relabelling."""
+    from gazekit.metrics import score_scanpaths
+
+    present = [s for s in world.stimuli if s.meta["present"]]
+    humans = [h for h in world.scanpaths if h.condition == "present"]
+    preds = [load_predictor("oracle").predict_scanpath(s, search_task(s)) for s in present]
+    res = score_scanpaths(preds, humans, ["found_rate", "delta", "ss_objects"])
+    assert res["found_rate"].mean == 1.0 and res["found_rate"].n == len(present)
+    assert np.isfinite(res["delta"].mean) and np.isfinite(res["ss_objects"].mean)
 
 
 def test_greedy_never_uses_the_location(world):

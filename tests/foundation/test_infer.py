@@ -48,6 +48,7 @@ def test_infer_png_writes_csv_and_overlay(png, tmp_path):
     assert sp.stimulus == "shelf.png" and sp.task == "red" and sp.subject == "greedy"
     assert (sp.x[0], sp.y[0]) == (80, 60) and np.all(sp.duration == 230)
     assert sp.found is True
+    assert sp.meta["bbox"] == [110, 20, 20, 20], "the file carries the target box, so `gazekit score` can use it"
     ov = read_image(out / "shelf_overlay.png")
     assert ov.shape == (120, 160, 3)
     assert np.any(ov != read_image(png))
