@@ -237,3 +237,16 @@ def test_gazefollow_image_datamodule_on_the_annotation_sample(shared_data, tmp_p
 def test_decoder_starts_with_a_positive_output_scale() -> None:
     d = vg.UpSampleConv([6, 4, 1])
     assert float(d.out.weight.detach()) == 1.0 and d(torch.randn(2, 6, 4, 4)).shape == (2, 1, 16, 16)
+
+
+def test_bundled_checkpoint_loads_through_the_registry() -> None:
+    if not (vg.ASSET_DIR / "vitgaze_synthetic.safetensors").is_file():
+        pytest.skip("no bundled ViTGaze checkpoint in this checkout")
+    from gazekit.datasets.synthetic.gaze import render_gaze_scene
+    from gazekit.models.registry import load_predictor
+
+    m = load_predictor("vitgaze")
+    assert isinstance(m, ViTGaze) and not m.training
+    sc = render_gaze_scene(0, seed=0, split="test")
+    maps = m.predict_gazes(sc.image, [a.head_box for a in sc.annotations])
+    assert len(maps) == len(sc.annotations) and all(g.heatmap.shape == (64, 64) for g in maps)
