@@ -299,3 +299,22 @@ def test_datamodule_yields_batches(tmp_path):
 
     with pytest.raises(ConfigError):
         SyntheticSearchDataModule(test_fraction=0.6, val_fraction=0.5)
+
+
+def test_datamodule_is_constructible_from_yaml():
+    """Plain typed init args: jsonargparse (what LightningCLI uses) builds it from a YAML recipe."""
+    from jsonargparse import ArgumentParser
+
+    from gazekit.datasets.synthetic.datamodule import SyntheticSearchDataModule
+
+    parser = ArgumentParser()
+    parser.add_subclass_arguments(SyntheticSearchDataModule, "data")
+    recipe = (
+        "data:\n  class_path: gazekit.datasets.synthetic.datamodule.SyntheticSearchDataModule\n"
+        "  init_args:\n    n_displays: 12\n    n_subjects: 2\n    seed: 3\n    layouts: [grid]\n"
+        "    max_objects: 40\n    p_target_present: 0.5\n"
+    )
+    cfg = parser.parse_string(recipe)
+    dm = parser.instantiate_classes(cfg).data
+    assert isinstance(dm, SyntheticSearchDataModule)
+    assert dm.config().layouts == ("grid",) and dm.config().max_objects == 40 and dm.n_displays == 12
