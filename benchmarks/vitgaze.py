@@ -3,8 +3,9 @@
     python benchmarks/vitgaze.py speed [--threads 2] [--sizes 224 448] [--device cpu|cuda]
         images/s of the released S/14 model (random weights; speed does not depend on them) at each
         input size, pooling with the attention-pool kernel vs materialising [B, heads, T, T] maps.
-    python benchmarks/vitgaze.py eval [--weights PATH] [--n-test 400]
-        GazeFollow-protocol AUC / avg L2 / min L2 / in-out AP on held-out synthetic test scenes (seed 0)
+    python benchmarks/vitgaze.py eval [--weights PATH] [--n-test 400] [--recipe YAML]
+        GazeFollow-protocol AUC / avg L2 / min L2 / in-out AP on held-out synthetic test scenes (seed 0, drawn
+        like the recipe's data section)
         for ViTGaze (bundled or given checkpoint) and the baselines (centre prior, head-direction cone).
     python benchmarks/vitgaze.py export --ckpt outputs/.../best.ckpt [--out gazekit/assets/vitgaze/...]
         Lightning checkpoint -> fp16 safetensors with the constructor arguments in its metadata.
@@ -63,10 +64,31 @@ def speed(args: argparse.Namespace) -> dict:
     }
 
 
-def _scenes(n: int, seed: int):
-    from gazekit.datasets.synthetic.gaze import GazeSceneConfig, render_gaze_scene
+def scene_config_of(recipe: str | None):
+    """The :class:`GazeSceneConfig` a recipe's ``SyntheticGazeDataModule`` draws (defaults without a recipe)."""
+    from gazekit.datasets.synthetic.gaze import GazeSceneConfig
 
-    cfg = GazeSceneConfig()
+    if not recipe:
+        return GazeSceneConfig()
+    import yaml
+
+    args = (yaml.safe_load(Path(recipe).read_text()).get("data") or {}).get("init_args") or {}
+    kw = {
+        k: args[k]
+        for k in ("min_objects", "max_objects", "min_people", "max_people", "p_out", "n_annotators", "annotator_noise")
+        if k in args
+    }
+    if "image_size" in args:
+        kw["width"] = kw["height"] = int(args["image_size"])
+    if "head_radius" in args:
+        kw["head_radius"] = tuple(float(v) for v in args["head_radius"])
+    return GazeSceneConfig(**kw)
+
+
+def _scenes(n: int, seed: int, recipe: str | None = None):
+    from gazekit.datasets.synthetic.gaze import render_gaze_scene
+
+    cfg = scene_config_of(recipe)
     return [render_gaze_scene(i, cfg, seed, "test") for i in range(n)]
 
 
@@ -132,7 +154,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     from gazekit.models.vitgaze import ViTGaze
 
     torch.set_num_threads(args.threads)
-    scenes = _scenes(args.n_test, args.seed)
+    scenes = _scenes(args.n_test, args.seed, args.recipe)
     res = {}
     model = ViTGaze.load_for_inference(args.weights)
     t = time.perf_counter()
@@ -176,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--n-test", type=int, default=400)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--threads", type=int, default=1)
+    e.add_argument(
+        "--recipe",
+        default="configs/experiments/vitgaze_synthetic.yaml",
+        help="draw the test scenes like this recipe's data section ('' = GazeSceneConfig defaults)",
+    )
     x = sub.add_parser("export")
     x.add_argument("--ckpt", required=True)
     x.add_argument("--out", default="gazekit/assets/vitgaze/vitgaze_synthetic.safetensors")

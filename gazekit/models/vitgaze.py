@@ -79,9 +79,12 @@ def head_patch_mask(
 
 
 class PatchPAM(nn.Module):
-    """Head guidance: one score per patch (``p×p``/s``p`` conv 3→8, ReLU, 1×1 conv), softmax over head patches.
+    """Head guidance: one score per patch (``p×p``/s``p`` conv 3→8 on the image, ReLU, 1×1 conv), softmax over
+    the head patches; a second 1×1 conv on the same 8 channels predicts the head mask (the auxiliary branch,
+    as in hustvl/ViTGaze ``PatchPAM(use_aux_loss=True)``, so the aux loss trains PatchPAM's conv).
 
-    Returns ``w [B, N]`` (sums to 1 over the head patches, 0 elsewhere) and the patch mask ``[B, N]``.
+    Returns ``w [B, N]`` (sums to 1 over the head patches, 0 elsewhere), the patch mask ``[B, N]`` and the
+    head-mask logits ``[B, gh, gw]``.
     """
 
     def __init__(self, patch_size: int = 14, hidden: int = 8, enlarge: float = 0.1) -> None:
@@ -89,12 +92,16 @@ class PatchPAM(nn.Module):
         self.patch_size, self.enlarge = patch_size, enlarge
         self.embed = nn.Conv2d(3, hidden, patch_size, stride=patch_size)
         self.score = nn.Conv2d(hidden, 1, 1)
+        self.aux = nn.Conv2d(hidden, 1, 1)
 
-    def forward(self, images: torch.Tensor, head_boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, images: torch.Tensor, head_boxes: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mask = head_patch_mask(head_boxes, images.shape[-2:], self.patch_size, self.enlarge).flatten(1)
-        s = self.score(F.relu(self.embed(images))).flatten(1).float()  # [B, N]
+        e = F.relu(self.embed(images))
+        s = self.score(e).flatten(1).float()  # [B, N]
         s = s.masked_fill(~mask, -1e9)
-        return s.softmax(-1), mask
+        return s.softmax(-1), mask, self.aux(e)[:, 0]
 
 
 class UpSampleConv(nn.Module):
@@ -116,7 +123,7 @@ class UpSampleConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for st in self.stages:
-            x = st(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
+            x = st(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True))
         return self.out(x)
 
 
@@ -172,7 +179,12 @@ class ViTGaze(GazekitModule, GazePredictor):
         heatmap_weight, inout_weight, aux_weight: loss weights (10,000; 100; 100 in stage 1, 0 later).
         aux_margin: the auxiliary BCE is ``max(BCE − margin, 0)``.
         focal_alpha, focal_gamma: in/out focal loss.
-        lr, weight_decay, betas, layer_decay: AdamW with layer-wise LR decay.
+        lr, weight_decay, betas, layer_decay: AdamW with layer-wise LR decay (detectron2 rules as in the
+            release: no weight decay on normalisation layers and the position embedding only).
+        freeze_patch_embed: LR factor 0 for the backbone's patch embedding. The release does this (its
+            ``LRDecayRater`` tests ``freeze_pe and ".pos_embed" in name or ".patch_embed" in name``, which
+            Python reads as ``(freeze_pe and ...) or ".patch_embed" in name``), so the DINOv2 patch embedding
+            stays fixed; set False when training from scratch.
         lr_schedule: ``"cosine"`` (1→``min_lr_ratio``, linear warm-up ``warmup_fraction``) or ``"constant"``.
         mask_prob, mask_max_ratio: training augmentation: with probability ``mask_prob`` replace up to
             ``mask_max_ratio`` of the non-head patches by the mask token.
@@ -206,9 +218,10 @@ class ViTGaze(GazekitModule, GazePredictor):
         focal_alpha: float = -1.0,
         focal_gamma: float = 2.0,
         lr: float = 1e-4,
-        weight_decay: float = 0.05,
+        weight_decay: float = 0.1,
         betas: tuple[float, float] = (0.9, 0.99),
         layer_decay: float = 0.65,
+        freeze_patch_embed: bool = True,
         lr_schedule: str = "cosine",
         min_lr_ratio: float = 0.1,
         warmup_fraction: float = 0.01,
@@ -247,7 +260,6 @@ class ViTGaze(GazekitModule, GazePredictor):
         self.pam = PatchPAM(patch_size, pam_hidden, head_enlarge)
         n_maps = len(attn_layers) * num_heads
         self.decoder = UpSampleConv([n_maps, *decoder_channels])
-        self.aux_head = nn.Conv2d(embed_dim, 1, 1)
         self.inout_head = nn.Sequential(nn.Linear(embed_dim, embed_dim), nn.ReLU(inplace=True), nn.Linear(embed_dim, 1))
         self._val: list[dict[str, np.ndarray]] = []
         if init_weights:
@@ -273,21 +285,21 @@ class ViTGaze(GazekitModule, GazePredictor):
         self, images: torch.Tensor, head_boxes: torch.Tensor, patch_masks: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
         """``images [B, 3, S, S]``, ``head_boxes [B, 4]`` (normalised) → ``heatmap [B, 8gh, 8gw]`` (raw),
-        ``inout [B]`` (logit), ``head_mask [B, gh, gw]`` (logit), ``weights [B, N]``, ``maps [B, L·heads, gh, gw]``."""
+        ``inout [B]`` (logit), ``head_mask [B, gh, gw]`` (logit, from PatchPAM), ``weights [B, N]``,
+        ``maps [B, L·heads, gh, gw]``."""
         bb = self.backbone
         gh, gw = bb.grid_size(images.shape[-2], images.shape[-1])
-        w, _ = self.pam(images, head_boxes)
+        w, _, aux = self.pam(images, head_boxes)
         if self.hparams.use_kernel:
             tokens, maps = bb.forward_pooled_attention(images, self.attn_layers, w, patch_masks)
         else:
             tokens, maps = materialised_pooled_attention(bb, images, self.attn_layers, w, patch_masks)
         feat = tokens[:, bb.num_prefix_tokens :]  # [B, N, C]
         pooled = torch.einsum("bn,bnc->bc", w.to(feat.dtype), feat)
-        grid = feat.transpose(1, 2).reshape(feat.shape[0], -1, gh, gw)
         return {
             "heatmap": self.decoder(maps).squeeze(1),
             "inout": self.inout_head(pooled).squeeze(-1),
-            "head_mask": self.aux_head(grid).squeeze(1),
+            "head_mask": aux,
             "weights": w,
             "maps": maps,
         }
@@ -306,15 +318,17 @@ class ViTGaze(GazekitModule, GazePredictor):
     def losses(self, batch: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         hp = self.hparams
         s = hp.heatmap_size
-        pred = F.interpolate(out["heatmap"][:, None], size=(s, s), mode="bilinear", align_corners=False)[:, 0]
+        pred = F.interpolate(out["heatmap"][:, None], size=(s, s), mode="bilinear", align_corners=True)[:, 0]
         inside = batch["inout"].float()
         per = ((pred - batch["heatmaps"].float()) ** 2).mean((1, 2))
         heat = (per * inside).sum() / inside.sum().clamp_min(1.0)
         inout = sigmoid_focal_loss(out["inout"], inside, hp.focal_alpha, hp.focal_gamma)
         losses = {"heatmap": heat * hp.heatmap_weight, "inout": inout * hp.inout_weight}
         if hp.aux_weight > 0:
-            tgt = F.adaptive_avg_pool2d(batch["head_masks"].float(), out["head_mask"].shape[-2:])[:, 0]
-            bce = F.binary_cross_entropy_with_logits(out["head_mask"], tgt.clamp(0, 1))
+            # as released: the patch-level logits are upsampled (bilinear, align_corners) to the head map's size
+            tgt = batch["head_masks"].float()
+            pm = F.interpolate(out["head_mask"][:, None], size=tgt.shape[-2:], mode="bilinear", align_corners=True)
+            bce = F.binary_cross_entropy_with_logits(pm, tgt.clamp(0, 1))
             losses["aux"] = (bce - hp.aux_margin).clamp_min(0) * hp.aux_weight
         losses["loss"] = sum(losses.values())
         return losses
@@ -338,7 +352,7 @@ class ViTGaze(GazekitModule, GazePredictor):
 
     def _eval_arrays(self, batch: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         s = self.hparams.heatmap_size
-        heat = F.interpolate(out["heatmap"][:, None].float(), size=(s, s), mode="bilinear", align_corners=False)
+        heat = F.interpolate(out["heatmap"][:, None].float(), size=(s, s), mode="bilinear", align_corners=True)
         return {
             "heat": heat[:, 0].detach().cpu().numpy(),
             "points": batch["gaze_points"].detach().cpu().numpy(),
@@ -361,30 +375,47 @@ class ViTGaze(GazekitModule, GazePredictor):
     def on_test_epoch_end(self) -> None:
         self._log_eval("test")
 
-    def configure_optimizers(self) -> Any:
+    def lr_scale(self, name: str) -> float:
+        """LR factor of parameter ``name``, as hustvl/ViTGaze's ``LRDecayRater`` (decay 0.65, 12 layers):
+        backbone position and patch embeddings are layer 0 (the patch embedding gets 0 with
+        ``freeze_patch_embed``), block ``i`` is layer ``i + 1``, every other parameter (CLS/register/mask tokens,
+        PatchPAM, decoder, heads) is layer ``depth + 1``; the factor is ``decay ** (depth + 1 − layer)``."""
         hp = self.hparams
         depth = self.backbone.depth
-        groups: dict[int, list[nn.Parameter]] = {}
-        no_decay: dict[int, list[nn.Parameter]] = {}
+        layer = depth + 1
+        if name.startswith("backbone."):
+            sub = name[len("backbone.") :]
+            if sub.startswith("patch_embed."):
+                if hp.freeze_patch_embed:
+                    return 0.0
+                layer = 0
+            elif sub.startswith("pos_embed"):
+                layer = 0
+            elif sub.startswith("blocks."):
+                layer = int(sub.split(".")[1]) + 1
+        return float(hp.layer_decay ** (depth + 1 - layer))
+
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        # detectron2's get_default_optimizer_params(weight_decay_norm=0) + the release's pos_embed override:
+        # normalisation-layer parameters and the position embedding are not decayed, everything else is
+        norm_types = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm, nn.modules.batchnorm._BatchNorm)
+        no_decay_names = {
+            f"{mn}.{pn}" if mn else pn
+            for mn, mod in self.named_modules()
+            if isinstance(mod, norm_types)
+            for pn, _ in mod.named_parameters(recurse=False)
+        }
+        tables: dict[tuple[float, float], list[nn.Parameter]] = {}
         for name, p in self.named_parameters():
             if not p.requires_grad:
                 continue
-            if name.startswith("backbone."):
-                sub = name[len("backbone.") :]
-                layer = (
-                    int(sub.split(".")[1]) + 1
-                    if sub.startswith("blocks.")
-                    else (depth + 1 if sub.startswith("norm.") else 0)
-                )
-            else:
-                layer = depth + 1
-            flat = p.ndim <= 1 or name.endswith(("pos_embed", "cls_token", "mask_token", "register_tokens"))
-            (no_decay if flat else groups).setdefault(layer, []).append(p)
-        param_groups = []
-        for table, wd in ((groups, hp.weight_decay), (no_decay, 0.0)):
-            for layer, params in sorted(table.items()):
-                scale = hp.layer_decay ** (depth + 1 - layer)
-                param_groups.append({"params": params, "lr": hp.lr * scale, "weight_decay": wd, "lr_scale": scale})
+            wd = 0.0 if name in no_decay_names or name.endswith("pos_embed") else float(hp.weight_decay)
+            tables.setdefault((self.lr_scale(name), wd), []).append(p)
+        param_groups = [
+            {"params": params, "lr": hp.lr * scale, "weight_decay": wd, "lr_scale": scale}
+            for (scale, wd), params in sorted(tables.items(), key=lambda kv: kv[0])
+        ]
         opt = torch.optim.AdamW(param_groups, lr=hp.lr, betas=tuple(hp.betas))
         if hp.lr_schedule == "constant":
             return opt
@@ -448,7 +479,7 @@ class ViTGaze(GazekitModule, GazePredictor):
         out = self(x, hb)
         self.train(was)
         s = self.hparams.heatmap_size
-        heat = F.interpolate(out["heatmap"][:, None].float(), size=(s, s), mode="bilinear", align_corners=False)[:, 0]
+        heat = F.interpolate(out["heatmap"][:, None].float(), size=(s, s), mode="bilinear", align_corners=True)[:, 0]
         # min-max scaling keeps the ranking (AUC) and the argmax of the raw regression output
         lo = heat.flatten(1).min(1).values[:, None, None]
         hi = heat.flatten(1).max(1).values[:, None, None]

@@ -68,7 +68,8 @@ def test_head_patch_mask_and_pam_weights() -> None:
     # a degenerate box still covers one patch
     assert head_patch_mask(torch.tensor([[0.6, 0.6, 0.6, 0.6]]), (56, 56), 14).sum() == 1
     pam = PatchPAM(14)
-    w, mask = pam(torch.randn(1, 3, 56, 56), hb)
+    w, mask, aux = pam(torch.randn(1, 3, 56, 56), hb)
+    assert aux.shape == (1, 4, 4)
     assert torch.allclose(w.sum(-1), torch.ones(1))
     assert torch.all(w[~mask] == 0) and torch.all(w[mask] > 0)
 
@@ -77,7 +78,7 @@ def test_kernel_pooling_equals_materialised_attention() -> None:
     m = tiny().eval()
     x = torch.randn(3, 3, 70, 70)
     hb = torch.tensor([[0.1, 0.1, 0.3, 0.4], [0.4, 0.2, 0.7, 0.5], [0.0, 0.6, 0.2, 1.0]])
-    w, _ = m.pam(x, hb)
+    w, _, _ = m.pam(x, hb)
     t1, a1 = m.backbone.forward_pooled_attention(x, m.attn_layers, w)
     t2, a2 = materialised_pooled_attention(m.backbone, x, m.attn_layers, w)
     assert torch.allclose(t1, t2) and torch.allclose(a1, a2, atol=1e-6)
@@ -104,20 +105,33 @@ def test_gradients_reach_the_backbone_and_pam() -> None:
         "backbone.blocks.0.attn.qkv.weight",
         "backbone.pos_embed",
         "pam.embed.weight",
+        "pam.aux.weight",  # the auxiliary head-mask branch sits on PatchPAM's features, as released
     ):
         g = dict(m.named_parameters())[name].grad
         assert g is not None and torch.isfinite(g).all() and g.abs().sum() > 0, name
 
 
-def test_layerwise_lr_decay() -> None:
-    m = tiny(lr=1e-3, layer_decay=0.5, lr_schedule="constant")
+@pytest.mark.parametrize("freeze", [True, False])
+def test_layerwise_lr_decay_and_weight_decay_as_released(freeze: bool) -> None:
+    m = tiny(lr=1e-3, layer_decay=0.5, lr_schedule="constant", weight_decay=0.1, freeze_patch_embed=freeze)
     opt = m.configure_optimizers()
     lr_of = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    wd_of = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
     named = dict(m.named_parameters())
-    assert lr_of[id(named["decoder.out.weight"])] == pytest.approx(1e-3)
-    assert lr_of[id(named["backbone.blocks.3.attn.qkv.weight"])] == pytest.approx(1e-3 * 0.5)
-    assert lr_of[id(named["backbone.blocks.0.attn.qkv.weight"])] == pytest.approx(1e-3 * 0.5**4)
-    assert lr_of[id(named["backbone.patch_embed.weight"])] == pytest.approx(1e-3 * 0.5**5)
+    lr = lambda n: lr_of[id(named[n])]  # noqa: E731
+    assert lr("decoder.out.weight") == pytest.approx(1e-3)
+    assert lr("pam.embed.weight") == pytest.approx(1e-3)
+    assert lr("backbone.cls_token") == pytest.approx(1e-3)  # not matched by LRDecayRater: layer depth + 1
+    assert lr("backbone.blocks.3.attn.qkv.weight") == pytest.approx(1e-3 * 0.5)
+    assert lr("backbone.blocks.0.attn.qkv.weight") == pytest.approx(1e-3 * 0.5**4)
+    assert lr("backbone.pos_embed") == pytest.approx(1e-3 * 0.5**5)
+    assert lr("backbone.patch_embed.weight") == pytest.approx(0.0 if freeze else 1e-3 * 0.5**5)
+    # detectron2 weight_decay_norm=0 + pos_embed override; biases and tokens are decayed
+    assert wd_of[id(named["backbone.blocks.0.norm1.weight"])] == 0.0
+    assert wd_of[id(named["decoder.stages.0.1.weight"])] == 0.0  # BatchNorm
+    assert wd_of[id(named["backbone.pos_embed"])] == 0.0
+    assert wd_of[id(named["backbone.blocks.0.attn.qkv.bias"])] == pytest.approx(0.1)
+    assert wd_of[id(named["backbone.cls_token"])] == pytest.approx(0.1)
     assert len({id(p) for g in opt.param_groups for p in g["params"]}) == len(list(m.parameters()))
 
 

@@ -111,6 +111,8 @@ class GazeSceneConfig:
             raise ConfigError(f"p_out and p_out_camera must be in [0, 1], got {self.p_out}, {self.p_out_camera}")
         if self.n_annotators < 1:
             raise ConfigError(f"n_annotators must be >= 1, got {self.n_annotators}")
+        if not 0.0 < self.head_radius[0] <= self.head_radius[1] <= 0.25:
+            raise ConfigError(f"head_radius must satisfy 0 < min <= max <= 0.25, got {self.head_radius}")
         if not 0.0 <= self.min_tilt <= self.max_tilt < 1.0:
             raise ConfigError(f"need 0 <= min_tilt <= max_tilt < 1, got {self.min_tilt}, {self.max_tilt}")
 
@@ -657,8 +659,8 @@ class SyntheticGazeDataModule(GazekitDataModule):
         image_size: rendered scene size (square) in px.
         input_size: model input size in px (the scene is resized to it).
         output_size: heatmap target size (64 as in GazeFollow).
-        min_objects, max_objects, min_people, max_people, p_out, n_annotators, annotator_noise:
-            see :class:`GazeSceneConfig`.
+        min_objects, max_objects, min_people, max_people, p_out, n_annotators, annotator_noise,
+        head_radius: see :class:`GazeSceneConfig` (``head_radius`` = (min, max) fraction of the image side).
         flip_prob: probability of a horizontal flip of a training sample.
         batch_size, num_workers, seed: see :class:`~gazekit.datasets.base.GazekitDataModule`.
     """
@@ -678,6 +680,7 @@ class SyntheticGazeDataModule(GazekitDataModule):
         p_out: float = 0.2,
         n_annotators: int = 10,
         annotator_noise: float = 0.15,
+        head_radius: tuple[float, float] = (0.06, 0.085),
         flip_prob: float = 0.5,
         batch_size: int = 32,
         num_workers: int | None = None,
@@ -697,6 +700,7 @@ class SyntheticGazeDataModule(GazekitDataModule):
             p_out=p_out,
             n_annotators=n_annotators,
             annotator_noise=annotator_noise,
+            head_radius=(float(head_radius[0]), float(head_radius[1])),
         )
         self.datasets: dict[str, SyntheticGazeDataset] = {}
 
