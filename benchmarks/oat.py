@@ -48,6 +48,12 @@ def main() -> None:
     ap.add_argument("--max-len", type=int, default=16, help="object fixations decoded (EOS forced after)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sizes", nargs="*", default=["small", "paper"])
+    ap.add_argument(
+        "--appearance",
+        nargs="*",
+        default=["crop", "vector"],
+        help="crop: the release's CNN on 93x150 crops; vector: given per-object vectors (no CNN)",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -60,8 +66,11 @@ def main() -> None:
     }
     stims, tasks = displays(args.batch)
     rows = []
-    for name in args.sizes:
-        model = OAT(**sizes[name], max_len=args.max_len, pe_rows=16, seed=0).to(args.device).eval()
+    for name, app in [(n, a) for a in args.appearance for n in args.sizes]:
+        kw = {"appearance": app}
+        if app == "vector":  # words of the synthetic categories (as the bundled checkpoint)
+            kw.update(categories=["red", "green", "blue", "circle", "square", "solid", "striped"], category_words=True)
+        model = OAT(**sizes[name], **kw, max_len=args.max_len, pe_rows=16, seed=0).to(args.device).eval()
         from gazekit.models.oat_data import Trial
 
         batch = model.tensorizer.collate_trials([Trial(s, t) for s, t in zip(stims, tasks, strict=True)])
@@ -77,6 +86,7 @@ def main() -> None:
         rows.append(
             {
                 "model": name,
+                "appearance": app,
                 "device": args.device,
                 "threads": args.threads,
                 "batch": args.batch,
@@ -88,7 +98,7 @@ def main() -> None:
         )
         r = rows[-1]
         print(
-            f"{name:6s} {args.device} x{args.threads}: cached {r['cached_scanpaths_per_s']:.2f}/s, "
+            f"{name:6s} {app:6s} {args.device} x{args.threads}: cached {r['cached_scanpaths_per_s']:.2f}/s, "
             f"uncached {r['uncached_scanpaths_per_s']:.3f}/s, speedup {r['speedup']:.1f}x "
             f"({n_obj_steps:.1f} decoder steps per scanpath, batch {args.batch})",
             flush=True,

@@ -75,7 +75,8 @@ def delta_for_object_sequences(
 class ObjectGreedy:
     """The ``greedy`` baseline on object displays without pixels: :class:`TargetSimilarityGreedy` with its own
     category cue (1 x confidence for objects of the target category), or cosine similarity of given
-    ``attributes['appearance']`` vectors to the target object's. The registry's greedy needs an image."""
+    ``attributes['appearance']`` vectors to the target object's. Unlike the registry's greedy on object-only
+    displays, it never uses the target box the task may carry (that would make it the oracle)."""
 
     def __init__(self, **kw):
         from gazekit.models.baselines import TargetSimilarityGreedy

@@ -274,3 +274,23 @@ def test_missing_weights_message(monkeypatch, tmp_path):
     monkeypatch.setattr(oat_mod, "ASSET_DIR", tmp_path)
     with pytest.raises(WeightsNotFoundError, match="configs/experiments/oat_synthetic.yaml"):
         OAT.load_for_inference()
+
+
+def test_bundled_checkpoint_predicts(monkeypatch):
+    from gazekit.models.oat import ASSET_DIR
+
+    if not (ASSET_DIR / "oat_synthetic.safetensors").is_file():
+        pytest.skip("no bundled OAT checkpoint")
+    monkeypatch.delenv("GAZEKIT_WEIGHTS_DIR", raising=False)
+    from gazekit.models.registry import load_predictor
+
+    m = load_predictor("oat")
+    stims = [make_display(s, rows=3, cols=4)[0] for s in range(3)]
+    for st in stims:  # synthetic-world style categories
+        for o in st.objects:
+            o.category = "red circle solid"
+        st.objects[0].category = st.target.category = "blue square striped"
+    sps = m.predict_scanpaths(stims, [Task("search", s.target) for s in stims])
+    for sp, st in zip(sps, stims, strict=True):
+        assert sp.objects[0] == -1 and all(0 <= i < len(st.objects) for i in sp.objects[1:])
+        assert sp.width == st.width and len(sp) >= 2
