@@ -418,7 +418,9 @@ def scanpath_results(img: sup.ImageInput, preds: list, spec: sup.TaskSpec, crop:
 def _status(r: sup.ModelRow) -> str:
     if not r.available:
         return "not installed"
-    return "needs weights" if r.trainable else "ready"
+    if r.needs_weights:
+        return "needs weights"
+    return "ready (synthetic-data weights)" if r.trainable else "ready"
 
 
 def _caption(img: sup.ImageInput, sp: Any, upto: int, humans: list) -> str:

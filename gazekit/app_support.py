@@ -127,12 +127,20 @@ class ModelRow:
     trainable: bool
     available: bool
     config: str | None = None
+    bundled: bool = False
+
+    @property
+    def needs_weights(self) -> bool:
+        """Learned and nothing shipped: the user must train or fetch a checkpoint first."""
+        return self.trainable and not self.bundled
 
     @property
     def label(self) -> str:
         if not self.available:
             return f"{self.name} (not installed)"
-        return f"{self.name} (needs weights)" if self.trainable else self.name
+        if self.needs_weights:
+            return f"{self.name} (needs weights)"
+        return f"{self.name} (synthetic-data weights)" if self.trainable else self.name
 
     @property
     def how_to_get(self) -> str:
@@ -170,9 +178,10 @@ def model_rows(task: str | None = None) -> list[ModelRow]:
                 bool(getattr(s, "trainable", False)),
                 bool(s.available),
                 getattr(s, "config", None),
+                getattr(s, "bundled_path", None) is not None,
             )
         )
-    rows.sort(key=lambda r: (not r.available, r.trainable, r.name))
+    rows.sort(key=lambda r: (not r.available, r.needs_weights, r.trainable, r.name))
     return rows
 
 

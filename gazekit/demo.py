@@ -157,7 +157,7 @@ def _length(sps: Sequence[Scanpath]) -> dict[str, Any]:
 
 
 def _metric_info() -> dict[str, dict[str, Any]]:
-    from gazekit.metrics.api import _LOWER_IS_BETTER, MULTIMATCH_NAMES, SCANPATH_METRICS
+    from gazekit.metrics.api import LOWER_IS_BETTER, MULTIMATCH_NAMES, SCANPATH_METRICS
 
     info: dict[str, dict[str, Any]] = {}
     for m in PAIR_METRICS + SEARCH_METRICS:
@@ -165,7 +165,7 @@ def _metric_info() -> dict[str, dict[str, Any]]:
         names = MULTIMATCH_NAMES if m == "multimatch" else (m,)
         for n in names:
             desc = SCANPATH_METRICS["multimatch"] + f"; this column: {n}" if m == "multimatch" else SCANPATH_METRICS[m]
-            info[n] = {"description": desc, "higher_is_better": n not in _LOWER_IS_BETTER, "scope": scope}
+            info[n] = {"description": desc, "higher_is_better": n not in LOWER_IS_BETTER, "scope": scope}
     return info
 
 

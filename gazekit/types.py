@@ -271,6 +271,18 @@ class Task:
     def freeview() -> Task:
         return Task("freeview")
 
+    @staticmethod
+    def coerce(task: Task | str | None) -> Task:
+        """A :class:`Task` from the shorthands users type: ``None``/``"freeview"`` -> free viewing,
+        any other string -> search for that category."""
+        if isinstance(task, Task):
+            return task
+        if task is None or (isinstance(task, str) and task.strip().lower() in ("", "freeview", "free-viewing")):
+            return Task.freeview()
+        if isinstance(task, str):
+            return Task.search(category=task.strip())
+        raise DataFormatError(f"task must be a gazekit Task or a target category string, got {type(task).__name__}")
+
     @property
     def name(self) -> str | None:
         """The task label used in data files (the target category for search)."""

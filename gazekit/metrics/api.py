@@ -23,7 +23,14 @@ from gazekit.metrics import scanpath as sm
 from gazekit.metrics import search as se
 from gazekit.types import Scanpath
 
-__all__ = ["SCANPATH_METRICS", "MetricSummary", "human_consistency", "resolve_metrics", "score_scanpaths"]
+__all__ = [
+    "LOWER_IS_BETTER",
+    "SCANPATH_METRICS",
+    "MetricSummary",
+    "human_consistency",
+    "resolve_metrics",
+    "score_scanpaths",
+]
 
 #: name -> one-line description (the CLI's ``--metrics`` accepts these, case-insensitively)
 SCANPATH_METRICS: dict[str, str] = {
@@ -129,7 +136,8 @@ class MetricSummary:
         }
 
 
-_LOWER_IS_BETTER = {
+#: metrics where a smaller value is the better prediction (distances, mismatches, the behavioural delta)
+LOWER_IS_BETTER = {
     "edit_distance",
     "edit_objects",
     "dtw",
@@ -418,7 +426,7 @@ def _score_pairs(
         vals = _pairwise_values(name, pairs, ss_clusters, opts)
         per = _group_mean(vals, owner, n_owner)
         out[name] = MetricSummary.from_values(
-            per, pairs=vals, pair_index=pair_index, higher_is_better=name not in _LOWER_IS_BETTER
+            per, pairs=vals, pair_index=pair_index, higher_is_better=name not in LOWER_IS_BETTER
         )
     return out
 

@@ -49,7 +49,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from gazekit.errors import ConfigError
+from gazekit.errors import ConfigError, DataFormatError
 from gazekit.models.base import ScanpathPredictor
 from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task
 
@@ -152,12 +152,14 @@ class _Baseline(ScanpathPredictor):
             return [self.predict_scanpath(s, t, sample=sample) for s, t in zip(stimuli, tasks, strict=True)]
         return super().predict_scanpaths(stimuli, tasks, sample=sample, seed=seed)
 
-    def _check_task(self, task: Task) -> None:
+    def _check_task(self, task: Task | str) -> Task:
+        task = Task.coerce(task)
         if task.kind not in self.supported_tasks:
             raise ConfigError(
                 f"model {self.name!r} supports {', '.join(self.supported_tasks)} tasks, not {task.kind!r}"
                 + ("; give a target (category, box or image)" if "search" in self.supported_tasks else "")
             )
+        return task
 
     # -- output
     def _finish(
@@ -225,7 +227,7 @@ class RandomScanpath(_Baseline):
     def predict_scanpath(
         self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None
     ) -> Scanpath:
-        self._check_task(task)
+        task = self._check_task(task)
         rng = self._rng(stimulus, seed)
         cx, cy = stimulus.width / 2.0, stimulus.height / 2.0
         k = self.length - 1
@@ -273,7 +275,7 @@ class CenterBias(_Baseline):
     def predict_scanpath(
         self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None
     ) -> Scanpath:
-        self._check_task(task)
+        task = self._check_task(task)
         rng = self._rng(stimulus, seed)
         w, h = float(stimulus.width), float(stimulus.height)
         k = self.length - 1
@@ -424,8 +426,10 @@ class TargetSimilarityGreedy(_Baseline):
 
     def candidate_scores(self, stimulus: Stimulus, task: Task) -> tuple[np.ndarray, np.ndarray, str]:
         """``([K, 4] boxes xywh, [K] similarity in [0, 1], cue)`` of the search candidates; cue names what was used."""
-        image = stimulus.load_image()
         target = task.target
+        if stimulus.image is None and stimulus.path is None and stimulus.objects:
+            return self._scores_without_pixels(stimulus, target)
+        image = stimulus.load_image()
         tmpl = self._template(image, target)
         if stimulus.objects:
             boxes = np.array([o.xywh for o in stimulus.objects], dtype=float)
@@ -452,10 +456,30 @@ class TargetSimilarityGreedy(_Baseline):
         sim = np.array([1.0 - float(np.minimum(whole, _features(c)[0]).sum()) if c.size else 0.0 for c in crops()])
         return boxes, sim, "distinctiveness"
 
+    @staticmethod
+    def _scores_without_pixels(stimulus: Stimulus, target: Target | None) -> tuple[np.ndarray, np.ndarray, str]:
+        """Object-only displays (detections, no image): the target box's overlap, else the category cue."""
+        boxes = np.array([o.xywh for o in stimulus.objects], dtype=float)
+        if target is not None and target.box is not None:
+            tx, ty, tw, th = (float(v) for v in target.box)
+            iw = np.clip(np.minimum(boxes[:, 0] + boxes[:, 2], tx + tw) - np.maximum(boxes[:, 0], tx), 0, None)
+            ih = np.clip(np.minimum(boxes[:, 1] + boxes[:, 3], ty + th) - np.maximum(boxes[:, 1], ty), 0, None)
+            inter = iw * ih
+            union = boxes[:, 2] * boxes[:, 3] + tw * th - inter
+            return boxes, np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0), "box"
+        if target is not None and target.category:
+            cat = target.category.strip().lower()
+            sim = np.array([o.confidence if o.category.strip().lower() == cat else 0.0 for o in stimulus.objects])
+            return boxes, sim, "category"
+        raise DataFormatError(
+            f"stimulus {stimulus.name!r} has objects but no pixels; greedy search then needs a target box or category",
+            field="target",
+        )
+
     def predict_scanpath(
         self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None
     ) -> Scanpath:
-        self._check_task(task)
+        task = self._check_task(task)
         rng = self._rng(stimulus, seed)
         boxes, sim, cue = self.candidate_scores(stimulus, task)
         centers = boxes[:, :2] + boxes[:, 2:] / 2
@@ -525,7 +549,7 @@ class OracleDetector(_Baseline):
     def predict_scanpath(
         self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None
     ) -> Scanpath:
-        self._check_task(task)
+        task = self._check_task(task)
         rng = self._rng(stimulus, seed)
         cx, cy = stimulus.width / 2.0, stimulus.height / 2.0
         box = _target_box(stimulus, task)

@@ -439,7 +439,15 @@ class OAT(GazekitModule, ScanpathPredictor):
         super().__init__()
         self.save_hyperparameters()
         self.tensorizer = OATTensorizer(
-            appearance, categories, category_words, grid_rows, grid_cols, target_position, start_fixation, max_len, pe_rows
+            appearance,
+            categories,
+            category_words,
+            grid_rows,
+            grid_cols,
+            target_position,
+            start_fixation,
+            max_len,
+            pe_rows,
         )
         adim = appearance_dim or (self.tensorizer.vector_dim if appearance == "vector" else 0)
         with torch.random.fork_rng(devices=[]):
@@ -689,7 +697,7 @@ class OAT(GazekitModule, ScanpathPredictor):
         batch_size: int = 64,
     ) -> list[Scanpath]:
         """Batched prediction (greedy, or sampled with ``seed``); displays may differ in object count."""
-        stimuli, tasks = list(stimuli), list(tasks)
+        stimuli, tasks = list(stimuli), [Task.coerce(t) for t in tasks]
         if len(stimuli) != len(tasks):
             raise ConfigError(f"got {len(stimuli)} stimuli but {len(tasks)} tasks")
         out: list[Scanpath] = []

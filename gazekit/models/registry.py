@@ -30,6 +30,8 @@ class ModelSpec:
         config: default recipe under ``configs/`` (relative to the repo root) if the model trains.
         trainable: whether it needs a checkpoint to be useful.
         tasks: tasks it supports (search / freeview / caption / gaze).
+        bundled: checkpoint shipped inside the package (path relative to ``gazekit/``), trained by the
+            project on its synthetic data; the model predicts without any download when it exists.
     """
 
     name: str
@@ -39,6 +41,15 @@ class ModelSpec:
     config: str | None = None
     trainable: bool = False
     tasks: tuple[str, ...] = ("search",)
+    bundled: str | None = None
+
+    @property
+    def bundled_path(self) -> Path | None:
+        """The shipped checkpoint, or None when there is none in this install."""
+        if self.bundled is None:
+            return None
+        p = Path(__file__).resolve().parents[1] / self.bundled
+        return p if p.is_file() else None
 
     def load_class(self) -> type:
         mod_name, _, cls_name = self.target.partition(":")
@@ -100,6 +111,7 @@ for _spec in (
         "Object-level Attention Transformer (Fang et al., ECCV 2024)",
         config="configs/experiments/oat_synthetic.yaml",
         trainable=True,
+        bundled="assets/oat/oat_synthetic.safetensors",
     ),
     ModelSpec(
         "nevaclip",
@@ -120,6 +132,7 @@ for _spec in (
         config="configs/experiments/vitgaze_synthetic.yaml",
         trainable=True,
         tasks=("gaze",),
+        bundled="assets/vitgaze/vitgaze_synthetic.safetensors",
     ),
     ModelSpec(
         "gazeseg",

@@ -287,3 +287,21 @@ def test_typed_box_applies_to_the_image_shown_only(app, media) -> None:  # noqa:
     assert any("this image only" in c.value for c in app.caption)
     sps = parse_scanpaths(media(download(app, "dl_csv").proto.url), "p.csv")
     assert {s.stimulus for s in sps} == {"b.png"}
+
+
+def test_shipped_oat_checkpoint_predicts_on_the_gallery(app, media) -> None:  # noqa: ANN001
+    """OAT ships synthetic-data weights: it is listed as ready and predicts object-level scanpaths."""
+    try:
+        sup.gallery_world(n_displays=1, n_subjects=2)
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"the synthetic gallery is not available in this tree: {e}")
+    app.radio(key="source").set_value("Gallery").run()
+    oat = [o for o in app.selectbox(key="model").options if o.startswith("oat")]
+    if not oat or not any(r.name == "oat" and r.bundled for r in sup.model_rows("search")):
+        pytest.skip("OAT or its shipped checkpoint is not in this install")
+    app.selectbox(key="model").set_value("oat").run()
+    assert not [w.value for w in app.warning if "oat" in w.value]
+    app.button(key="predict").click().run()
+    assert not errors(app) and not app.exception
+    sp = parse_scanpaths(media(download(app, "dl_csv").proto.url), "p.csv")[0]
+    assert len(sp) >= 1 and np.isfinite(sp.x).all()

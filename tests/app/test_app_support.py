@@ -179,7 +179,12 @@ def test_model_rows_cover_the_registry() -> None:
     assert {r.name for r in sup.model_rows("gaze")} and all(r.kind == "gaze" for r in sup.model_rows("gaze"))
     for r in rows:
         if r.trainable and r.available:
-            assert "gazekit fit" in r.how_to_get and r.label.endswith("(needs weights)")
+            assert "gazekit fit" in r.how_to_get
+            assert r.label.endswith("(needs weights)") == (not r.bundled)
+    # the project ships checkpoints trained on its synthetic worlds for these two
+    shipped = {r.name: r for r in rows if r.bundled}
+    assert {"oat", "vitgaze"} <= set(shipped)
+    assert all(not r.needs_weights and "synthetic" in r.label for r in shipped.values())
     assert sup.devices()[0] == "cpu"
 
 

@@ -194,6 +194,28 @@ def test_baselines_without_objects(how):
         assert OracleDetector().predict_scanpath(s, task).found is True
 
 
+def test_greedy_on_detections_without_pixels():
+    """COCO-Search18 object lists often come without the image: greedy then uses the category or the box."""
+    objs = [ObjectBox(10, 10, 40, 40, "cup"), ObjectBox(200, 100, 40, 40, "car"), ObjectBox(300, 200, 40, 40, "dog")]
+    stim = Stimulus("c.png", 400, 300, objects=objs)
+    greedy = TargetSimilarityGreedy()
+    by_cat = greedy.predict_scanpath(stim, "car")  # a string is a search for that category
+    assert (by_cat.x[-1], by_cat.y[-1]) == (220.0, 120.0) and len(by_cat) == 2
+    by_box = greedy.predict_scanpath(stim, Task.search(box=(300, 200, 40, 40)))
+    assert (by_box.x[-1], by_box.y[-1]) == (320.0, 220.0) and by_box.found
+    with pytest.raises(DataFormatError, match="no pixels"):
+        greedy.predict_scanpath(stim, Task.search(image=np.zeros((8, 8, 3), np.uint8)))
+    with pytest.raises(DataFormatError, match="neither an image nor a path"):
+        greedy.predict_scanpath(Stimulus("e.png", 400, 300), "car")
+
+
+def test_task_shorthands():
+    assert Task.coerce("cup").kind == "search" and Task.coerce("cup").target.category == "cup"
+    assert Task.coerce(None).kind == "freeview" and Task.coerce("freeview").kind == "freeview"
+    with pytest.raises(DataFormatError, match="task must be"):
+        Task.coerce(3)  # type: ignore[arg-type]
+
+
 def test_freeview_and_bad_settings():
     s = plain_stimulus()
     for name in ("random", "center"):

@@ -5,6 +5,9 @@
 * :mod:`~gazekit.datasets.synthetic.observers`: the guided-search observer model, its per-subject
   parameters, :func:`simulate` and :func:`observer_statistics`.
 * :mod:`~gazekit.datasets.synthetic.datamodule`: :class:`SyntheticSearchDataModule` for LightningCLI.
+* :mod:`~gazekit.datasets.synthetic.gaze`: the synthetic gaze-following world (people, faces and objects
+  with known gaze targets), :func:`render_gaze_scene` and :class:`SyntheticGazeDataModule` (imported from
+  that module: it needs torch).
 """
 
 from gazekit.datasets.synthetic.observers import (
