@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import lightning.pytorch as pl
 
@@ -35,3 +37,40 @@ class GazekitDataModule(pl.LightningDataModule):
         import torch
 
         return torch.cuda.is_available()
+
+    # -- loaders: subclasses give the split's dataset (and a collate function); the rest is shared
+    def split_dataset(self, split: str) -> Any:
+        """The map-style dataset of ``split`` (``train``/``val``/``test``); set up on demand."""
+        raise NotImplementedError(f"{type(self).__name__} must implement split_dataset(split)")
+
+    def collate_fn(self) -> Callable[[Sequence[Any]], Any] | None:
+        """How samples become a batch (None = torch's default collate)."""
+        return None
+
+    def _loader(self, split: str, shuffle: bool) -> Any:
+        import torch
+        from torch.utils.data import DataLoader
+
+        return DataLoader(
+            self.split_dataset(split),
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=self.collate_fn(),
+            pin_memory=self.pin_memory,
+            # seeded shuffling: the same recipe and seed give the same batches
+            generator=torch.Generator().manual_seed(int(self.seed)) if shuffle else None,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> Any:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> Any:
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> Any:
+        return self._loader("test", False)
+
+    def predict_dataloader(self) -> Any:
+        return self._loader("test", False)

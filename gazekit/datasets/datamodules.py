@@ -201,36 +201,13 @@ class _SplitDataModule(GazekitDataModule):
         if self.splits is None:
             self.splits = self._load()
 
-    def _loader(self, split: str, shuffle: bool):  # noqa: ANN202
-        import torch
-        from torch.utils.data import DataLoader
-
+    def split_dataset(self, split: str) -> Any:
         self.setup()
         assert self.splits is not None
-        g = torch.Generator()
-        g.manual_seed(self.seed)
-        return DataLoader(
-            _ListDataset(self.splits[split]),
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            collate_fn=type(self).collate,
-            pin_memory=self.pin_memory,
-            generator=g,
-            persistent_workers=self.num_workers > 0,
-        )
+        return _ListDataset(self.splits[split])
 
-    def train_dataloader(self):  # noqa: ANN201
-        return self._loader("train", True)
-
-    def val_dataloader(self):  # noqa: ANN201
-        return self._loader("val", False)
-
-    def test_dataloader(self):  # noqa: ANN201
-        return self._loader("test", False)
-
-    def predict_dataloader(self):  # noqa: ANN201
-        return self._loader("test", False)
+    def collate_fn(self) -> Callable[[Sequence[Any]], Any]:
+        return type(self).collate
 
 
 def _split(items: list[Any], split_by: str, fractions: Sequence[float], seed: int) -> dict[str, list[Any]]:

@@ -482,9 +482,15 @@ class _TrialDataModule:
     test_trials: list[Trial]
     group_by_display: bool = False
 
-    def _loader(self, trials: list[Trial], shuffle: bool):
+    def split_dataset(self, split: str) -> list[Trial]:
+        if split == "test":
+            return self.test_trials or self.val_trials
+        return {"train": self.train_trials, "val": self.val_trials}[split]
+
+    def _loader(self, split: str, shuffle: bool):
         from torch.utils.data import DataLoader
 
+        trials = self.split_dataset(split)
         g = torch.Generator().manual_seed(int(self.seed))
         grouped = shuffle and self.group_by_display
         return DataLoader(
@@ -496,18 +502,6 @@ class _TrialDataModule:
             collate_fn=collate_list,
             generator=g if shuffle and not grouped else None,
         )
-
-    def train_dataloader(self):
-        return self._loader(self.train_trials, True)
-
-    def val_dataloader(self):
-        return self._loader(self.val_trials, False)
-
-    def test_dataloader(self):
-        return self._loader(self.test_trials or self.val_trials, False)
-
-    def predict_dataloader(self):
-        return self.test_dataloader()
 
 
 def _task_of(stimulus: Stimulus) -> Task:

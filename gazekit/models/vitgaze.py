@@ -707,24 +707,6 @@ class GazeFollowImageDataModule(GazekitDataModule):
             "test": AnnotatedImages(test, image_root, self.input_size),
         }
 
-    def _loader(self, split: str, shuffle: bool) -> Any:
-        from torch.utils.data import DataLoader
-
+    def split_dataset(self, split: str) -> Any:
         self.setup()
-        return DataLoader(
-            self.splits[split],  # type: ignore[arg-type]
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
-        )
-
-    def train_dataloader(self) -> Any:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> Any:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> Any:
-        return self._loader("test", False)
+        return self.splits[split]

@@ -7,7 +7,7 @@ display is in two splits; everything is a pure function of the init arguments.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -147,32 +147,10 @@ class SyntheticSearchDataModule(GazekitDataModule):
             sp.meta["split"] = "val"
         self.splits = {"train": train.trials(), "val": val.trials(), "test": test.trials()}
 
-    def _loader(self, split: str, shuffle: bool):  # noqa: ANN202
-        import torch
-        from torch.utils.data import DataLoader
-
+    def split_dataset(self, split: str) -> Any:
         self.setup()
         assert self.splits is not None
-        g = torch.Generator()
-        g.manual_seed(int(self.seed))
-        return DataLoader(
-            _Trials(self.splits[split]),
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            collate_fn=collate_search_trials,
-            generator=g,
-            persistent_workers=self.num_workers > 0,
-        )
+        return _Trials(self.splits[split])
 
-    def train_dataloader(self):  # noqa: ANN201
-        return self._loader("train", True)
-
-    def val_dataloader(self):  # noqa: ANN201
-        return self._loader("val", False)
-
-    def test_dataloader(self):  # noqa: ANN201
-        return self._loader("test", False)
-
-    def predict_dataloader(self):  # noqa: ANN201
-        return self._loader("test", False)
+    def collate_fn(self) -> Callable[[Sequence[Any]], Any]:
+        return collate_search_trials

@@ -704,7 +704,7 @@ class SyntheticGazeDataModule(GazekitDataModule):
         )
         self.datasets: dict[str, SyntheticGazeDataset] = {}
 
-    def dataset(self, split: str) -> SyntheticGazeDataset:
+    def split_dataset(self, split: str) -> SyntheticGazeDataset:
         if split not in self.datasets:
             n = {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
             self.datasets[split] = SyntheticGazeDataset(
@@ -720,30 +720,4 @@ class SyntheticGazeDataModule(GazekitDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         for split in ("train", "val") if stage in (None, "fit") else ("val",) if stage == "validate" else ("test",):
-            self.dataset(split)
-
-    def _loader(self, split: str, shuffle: bool):  # noqa: ANN202
-        import torch
-        from torch.utils.data import DataLoader
-
-        return DataLoader(
-            self.dataset(split),  # type: ignore[arg-type]
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
-        )
-
-    def train_dataloader(self):  # noqa: ANN201
-        return self._loader("train", True)
-
-    def val_dataloader(self):  # noqa: ANN201
-        return self._loader("val", False)
-
-    def test_dataloader(self):  # noqa: ANN201
-        return self._loader("test", False)
-
-    def predict_dataloader(self):  # noqa: ANN201
-        return self._loader("test", False)
+            self.split_dataset(split)
