@@ -102,7 +102,10 @@ def fixations_to_objects(scanpath: Scanpath, stimulus: Stimulus) -> np.ndarray:
         out[:] = scanpath.objects
     objs = stimulus.objects
     if not objs:
-        raise DataFormatError(f"stimulus {stimulus.name!r} has no objects; OAT needs an object display")
+        raise DataFormatError(
+            f"stimulus {stimulus.name!r} has no objects; OAT predicts over object boxes: give the "
+            "display's objects (e.g. COCO-Search18 detections) or use a synthetic gallery display"
+        )
     todo = np.nonzero((out < 0) | (out >= len(objs)))[0]
     if len(todo):
         centres, _ = _centres_sizes(objs)
@@ -304,7 +307,10 @@ class OATTensorizer:
     def _encode(self, stimulus: Stimulus, target: Target | None) -> DisplayEncoding:
         objs = stimulus.objects
         if not objs:
-            raise DataFormatError(f"stimulus {stimulus.name!r} has no objects; OAT needs an object display")
+            raise DataFormatError(
+                f"stimulus {stimulus.name!r} has no objects; OAT predicts over object boxes: give the "
+                "display's objects (e.g. COCO-Search18 detections) or use a synthetic gallery display"
+            )
         n = len(objs)
         rows, cols, n_rows, n_cols = object_grid(stimulus, self.grid_rows, self.grid_cols)
         if max(n_rows, n_cols) > self.pe_rows:

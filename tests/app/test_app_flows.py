@@ -305,3 +305,14 @@ def test_shipped_oat_checkpoint_predicts_on_the_gallery(app, media) -> None:  # 
     assert not errors(app) and not app.exception
     sp = parse_scanpaths(media(download(app, "dl_csv").proto.url), "p.csv")[0]
     assert len(sp) >= 1 and np.isfinite(sp.x).all()
+
+
+def test_object_model_on_a_plain_upload_says_what_it_needs(app) -> None:  # noqa: ANN001
+    upload(app, ("x.png", png(textured(200, 300))))
+    if not any(o.startswith("oat") and "not installed" not in o for o in app.selectbox(key="model").options):
+        pytest.skip("OAT is not in this install")
+    app.selectbox(key="model").set_value("oat").run()
+    app.text_input(key="category").set_value("cup").run()
+    app.button(key="predict").click().run()
+    assert not app.exception
+    assert any("no objects" in e and "gallery" in e for e in errors(app))
