@@ -14,6 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     for s in list_models(args.kind):
         state = "available" if s.available else "not installed"
-        train = " (trainable)" if s.trainable else ""
+        train = ""
+        if s.trainable:
+            train = " [trainable; ships synthetic-data weights]" if s.bundled_path else " [trainable; needs weights]"
         print(f"{s.name:<12} {s.kind:<9} {state:<14} {s.description}{train}")
     return 0
