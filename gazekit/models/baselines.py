@@ -458,23 +458,26 @@ class TargetSimilarityGreedy(_Baseline):
 
     @staticmethod
     def _scores_without_pixels(stimulus: Stimulus, target: Target | None) -> tuple[np.ndarray, np.ndarray, str]:
-        """Object-only displays (detections, no image): the target box's overlap, else the category cue."""
+        """Object-only displays (detections, no image): the category cue. Without a category, the category of
+        the object under the target box serves as the example (as the crop under the box does with pixels);
+        the box's location itself is never used."""
         boxes = np.array([o.xywh for o in stimulus.objects], dtype=float)
-        if target is not None and target.box is not None:
+        cat = (target.category or "").strip().lower() if target is not None else ""
+        if not cat and target is not None and target.box is not None:
             tx, ty, tw, th = (float(v) for v in target.box)
             iw = np.clip(np.minimum(boxes[:, 0] + boxes[:, 2], tx + tw) - np.maximum(boxes[:, 0], tx), 0, None)
             ih = np.clip(np.minimum(boxes[:, 1] + boxes[:, 3], ty + th) - np.maximum(boxes[:, 1], ty), 0, None)
             inter = iw * ih
-            union = boxes[:, 2] * boxes[:, 3] + tw * th - inter
-            return boxes, np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0), "box"
-        if target is not None and target.category:
-            cat = target.category.strip().lower()
-            sim = np.array([o.confidence if o.category.strip().lower() == cat else 0.0 for o in stimulus.objects])
-            return boxes, sim, "category"
-        raise DataFormatError(
-            f"stimulus {stimulus.name!r} has objects but no pixels; greedy search then needs a target box or category",
-            field="target",
-        )
+            if inter.max() > 0:
+                cat = stimulus.objects[int(np.argmax(inter))].category.strip().lower()
+        if not cat:
+            raise DataFormatError(
+                f"stimulus {stimulus.name!r} has objects but no pixels; greedy search then needs a target "
+                "category (or a target box on one of the objects)",
+                field="target",
+            )
+        sim = np.array([o.confidence if o.category.strip().lower() == cat else 0.0 for o in stimulus.objects])
+        return boxes, sim, "category"
 
     def predict_scanpath(
         self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None

@@ -75,8 +75,8 @@ def delta_for_object_sequences(
 class ObjectGreedy:
     """The ``greedy`` baseline on object displays without pixels: :class:`TargetSimilarityGreedy` with its own
     category cue (1 x confidence for objects of the target category), or cosine similarity of given
-    ``attributes['appearance']`` vectors to the target object's. Unlike the registry's greedy on object-only
-    displays, it never uses the target box the task may carry (that would make it the oracle)."""
+    ``attributes['appearance']`` vectors to the target object's (the registry's greedy has the category cue
+    on object-only displays but no appearance-vector cue)."""
 
     def __init__(self, **kw):
         from gazekit.models.baselines import TargetSimilarityGreedy

@@ -195,14 +195,22 @@ def test_baselines_without_objects(how):
 
 
 def test_greedy_on_detections_without_pixels():
-    """COCO-Search18 object lists often come without the image: greedy then uses the category or the box."""
-    objs = [ObjectBox(10, 10, 40, 40, "cup"), ObjectBox(200, 100, 40, 40, "car"), ObjectBox(300, 200, 40, 40, "dog")]
+    """COCO-Search18 object lists often come without the image: greedy then searches by category; a box only
+    names the category of the object under it (its location is never used)."""
+    objs = [
+        ObjectBox(10, 10, 40, 40, "cup"),
+        ObjectBox(200, 100, 40, 40, "car"),
+        ObjectBox(300, 200, 40, 40, "dog"),
+        ObjectBox(100, 200, 40, 40, "dog", confidence=0.9),
+    ]
     stim = Stimulus("c.png", 400, 300, objects=objs)
     greedy = TargetSimilarityGreedy()
     by_cat = greedy.predict_scanpath(stim, "car")  # a string is a search for that category
     assert (by_cat.x[-1], by_cat.y[-1]) == (220.0, 120.0) and len(by_cat) == 2
-    by_box = greedy.predict_scanpath(stim, Task.search(box=(300, 200, 40, 40)))
-    assert (by_box.x[-1], by_box.y[-1]) == (320.0, 220.0) and by_box.found
+    # the box marks the less confident dog: greedy looks for dogs (not at that place), goes to the most
+    # confident dog first, which matches, and stops there; `found` is ground truth, so False
+    by_box = greedy.predict_scanpath(stim, Task.search(box=(100, 200, 40, 40)))
+    assert (by_box.x[-1], by_box.y[-1]) == (320.0, 220.0) and by_box.found is False
     with pytest.raises(DataFormatError, match="no pixels"):
         greedy.predict_scanpath(stim, Task.search(image=np.zeros((8, 8, 3), np.uint8)))
     with pytest.raises(DataFormatError, match="neither an image nor a path"):
