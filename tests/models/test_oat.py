@@ -294,3 +294,17 @@ def test_bundled_checkpoint_predicts(monkeypatch):
     for sp, st in zip(sps, stims, strict=True):
         assert sp.objects[0] == -1 and all(0 <= i < len(st.objects) for i in sp.objects[1:])
         assert sp.width == st.width and len(sp) >= 2
+
+
+def test_trial_batches_skip_lightnings_copy():
+    """Lightning's default batch transfer deep-copies dataclasses (trials, their images): it would defeat the
+    per-display encoding cache and the one-CNN-pass-per-display batching. Trials reach the model as they are."""
+    m = tiny(appearance="crop")
+    trials = [make_trial(0, [1, 2]), make_trial(0, [3])]
+    trials[1] = Trial(trials[0].stimulus, trials[0].task, trials[1].scanpath)  # two subjects, one display
+    moved = m.transfer_batch_to_device(trials, torch.device("cpu"), 0)
+    assert moved is trials
+    batch = m._as_batch(moved)
+    assert batch.enc_app.shape[0] == 1  # one display -> one CNN input row for both trials
+    t = torch.zeros(3)
+    assert m.transfer_batch_to_device(t, torch.device("cpu"), 0).device.type == "cpu"
