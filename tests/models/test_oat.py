@@ -308,3 +308,21 @@ def test_trial_batches_skip_lightnings_copy():
     assert batch.enc_app.shape[0] == 1  # one display -> one CNN input row for both trials
     t = torch.zeros(3)
     assert m.transfer_batch_to_device(t, torch.device("cpu"), 0).device.type == "cpu"
+
+
+def test_bundled_checkpoint_searches_held_out_synthetic_displays(monkeypatch):
+    """The shipped model (trained on world seed 0) finds targets on unseen displays far more often than chance."""
+    from gazekit.datasets.synthetic.search import build_world
+    from gazekit.models.oat import ASSET_DIR
+    from gazekit.models.registry import load_predictor
+
+    if not (ASSET_DIR / "oat_synthetic.safetensors").is_file():
+        pytest.skip("no bundled OAT checkpoint")
+    monkeypatch.delenv("GAZEKIT_WEIGHTS_DIR", raising=False)
+    present = [s for s in build_world(16, n_subjects=1, seed=1).stimuli if s.meta["present"]]
+    tasks = [Task("search", s.target) for s in present]
+    rates = {
+        name: np.mean([bool(sp.found) for sp in load_predictor(name).predict_scanpaths(present, tasks, seed=0)])
+        for name in ("oat", "random")
+    }
+    assert rates["oat"] >= 0.6 and rates["oat"] >= rates["random"] + 0.3, rates
