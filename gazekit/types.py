@@ -34,6 +34,7 @@ __all__ = [
     "Stimulus",
     "Target",
     "Task",
+    "object_index_for_box",
     "pad_scanpaths",
     "unpad_scanpaths",
 ]
@@ -172,6 +173,21 @@ class Target:
             self.box = b  # type: ignore[assignment]
 
 
+def object_index_for_box(objects: Sequence[ObjectBox], box: Sequence[float]) -> int | None:
+    """Index of the object whose box (x, y, w, h px) has the highest IoU with ``box``; None if none overlaps."""
+    tx, ty, tw, th = (float(v) for v in box)
+    best, best_iou = None, 0.0
+    for i, o in enumerate(objects):
+        ix = max(0.0, min(tx + tw, o.x + o.w) - max(tx, o.x))
+        iy = max(0.0, min(ty + th, o.y + o.h) - max(ty, o.y))
+        inter = ix * iy
+        union = tw * th + o.w * o.h - inter
+        iou = inter / union if union > 0 else 0.0
+        if iou > best_iou:
+            best, best_iou = i, iou
+    return best
+
+
 @dataclass
 class Stimulus:
     """An image (in memory or on disk) with its size and, for search displays, objects and target.
@@ -212,19 +228,9 @@ class Stimulus:
     @property
     def target_index(self) -> int | None:
         """Index of the object whose box best overlaps the target box, or None."""
-        if self.target is None or self.target.box is None or not self.objects:
+        if self.target is None or self.target.box is None:
             return None
-        tx, ty, tw, th = self.target.box
-        best, best_iou = None, 0.0
-        for i, o in enumerate(self.objects):
-            ix = max(0.0, min(tx + tw, o.x + o.w) - max(tx, o.x))
-            iy = max(0.0, min(ty + th, o.y + o.h) - max(ty, o.y))
-            inter = ix * iy
-            union = tw * th + o.w * o.h - inter
-            iou = inter / union if union > 0 else 0.0
-            if iou > best_iou:
-                best, best_iou = i, iou
-        return best
+        return object_index_for_box(self.objects, self.target.box)
 
     def load_image(self) -> np.ndarray:
         """Return the RGB image, reading it from ``path`` if needed (raises DataFormatError if unreadable)."""

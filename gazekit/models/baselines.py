@@ -51,7 +51,7 @@ import numpy as np
 
 from gazekit.errors import ConfigError, DataFormatError
 from gazekit.models.base import ScanpathPredictor
-from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task
+from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task, object_index_for_box
 
 __all__ = [
     "CenterBias",
@@ -59,6 +59,7 @@ __all__ = [
     "OracleDetector",
     "RandomScanpath",
     "TargetSimilarityGreedy",
+    "category_similarity",
     "object_index_at",
     "target_similarity",
 ]
@@ -79,6 +80,13 @@ class DurationModel:
             return np.full(n, float(self.mean_ms))
         d = rng.gamma(self.shape, self.mean_ms / self.shape, size=n)
         return np.clip(d, self.min_ms, self.max_ms)
+
+
+def category_similarity(objects: Sequence[ObjectBox], category: str) -> np.ndarray:
+    """``[K]`` cue of a category search: each object's detection confidence if its category matches
+    (case- and space-insensitive), else 0."""
+    cat = category.strip().lower()
+    return np.array([o.confidence if o.category.strip().lower() == cat else 0.0 for o in objects], dtype=float)
 
 
 def object_index_at(objects: Sequence[ObjectBox], x: float, y: float) -> int:
@@ -449,9 +457,7 @@ class TargetSimilarityGreedy(_Baseline):
         if tmpl is not None:
             return boxes, _similarities(tmpl, crops(), self.hist_weight), "appearance"
         if target is not None and target.category and stimulus.objects:
-            cat = target.category.strip().lower()
-            sim = np.array([o.confidence if o.category.strip().lower() == cat else 0.0 for o in stimulus.objects])
-            return boxes, sim, "category"
+            return boxes, category_similarity(stimulus.objects, target.category), "category"
         whole, _ = _features(work)
         sim = np.array([1.0 - float(np.minimum(whole, _features(c)[0]).sum()) if c.size else 0.0 for c in crops()])
         return boxes, sim, "distinctiveness"
@@ -462,22 +468,17 @@ class TargetSimilarityGreedy(_Baseline):
         the object under the target box serves as the example (as the crop under the box does with pixels);
         the box's location itself is never used."""
         boxes = np.array([o.xywh for o in stimulus.objects], dtype=float)
-        cat = (target.category or "").strip().lower() if target is not None else ""
+        cat = (target.category or "").strip() if target is not None else ""
         if not cat and target is not None and target.box is not None:
-            tx, ty, tw, th = (float(v) for v in target.box)
-            iw = np.clip(np.minimum(boxes[:, 0] + boxes[:, 2], tx + tw) - np.maximum(boxes[:, 0], tx), 0, None)
-            ih = np.clip(np.minimum(boxes[:, 1] + boxes[:, 3], ty + th) - np.maximum(boxes[:, 1], ty), 0, None)
-            inter = iw * ih
-            if inter.max() > 0:
-                cat = stimulus.objects[int(np.argmax(inter))].category.strip().lower()
+            under = object_index_for_box(stimulus.objects, target.box)
+            cat = "" if under is None else stimulus.objects[under].category
         if not cat:
             raise DataFormatError(
                 f"stimulus {stimulus.name!r} has objects but no pixels; greedy search then needs a target "
                 "category (or a target box on one of the objects)",
                 field="target",
             )
-        sim = np.array([o.confidence if o.category.strip().lower() == cat else 0.0 for o in stimulus.objects])
-        return boxes, sim, "category"
+        return boxes, category_similarity(stimulus.objects, cat), "category"
 
     def predict_scanpath(
         self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None

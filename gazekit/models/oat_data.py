@@ -32,7 +32,7 @@ import torch
 
 from gazekit.datasets.base import GazekitDataModule
 from gazekit.errors import ConfigError, DataFormatError
-from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task
+from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task, object_index_for_box
 
 __all__ = [
     "CROP_HW",
@@ -283,10 +283,7 @@ class OATTensorizer:
             box = stimulus.target.box
         if box is None:
             return -1
-        probe = Stimulus(
-            stimulus.name, stimulus.width, stimulus.height, objects=stimulus.objects, target=Target(box=box)
-        )
-        idx = probe.target_index
+        idx = object_index_for_box(stimulus.objects, box)
         return -1 if idx is None else int(idx)
 
     def encode_display(self, stimulus: Stimulus, task: Task) -> DisplayEncoding:

@@ -73,27 +73,23 @@ def delta_for_object_sequences(
 
 # ============================================================================================ evaluation protocol
 class ObjectGreedy:
-    """The ``greedy`` baseline on object displays without pixels: :class:`TargetSimilarityGreedy` with its own
-    category cue (1 x confidence for objects of the target category), or cosine similarity of given
-    ``attributes['appearance']`` vectors to the target object's (the registry's greedy has the category cue
-    on object-only displays but no appearance-vector cue)."""
+    """The ``greedy`` baseline on object displays without pixels: :class:`TargetSimilarityGreedy`, whose own
+    cue there is the target category (1 x confidence for objects of that category), plus one cue it lacks:
+    cosine similarity of given ``attributes['appearance']`` vectors to the target object's (Amazon)."""
 
     def __init__(self, **kw):
         from gazekit.models.baselines import TargetSimilarityGreedy
 
         class _G(TargetSimilarityGreedy):
             def candidate_scores(self, stimulus, task):  # noqa: ANN001, ANN202
-                if stimulus.image is not None or stimulus.path is not None:
+                ti = stimulus.meta.get("target_index")
+                pixels = stimulus.image is not None or stimulus.path is not None
+                if pixels or ti is None or not stimulus.objects or "appearance" not in stimulus.objects[0].attributes:
                     return super().candidate_scores(stimulus, task)
                 boxes = np.array([o.xywh for o in stimulus.objects], dtype=float)
-                ti = stimulus.meta.get("target_index")
-                if stimulus.objects and "appearance" in stimulus.objects[0].attributes and ti is not None:
-                    A = np.array([o.attributes["appearance"] for o in stimulus.objects], float)
-                    A /= np.linalg.norm(A, axis=1, keepdims=True)
-                    return boxes, np.clip(A @ A[int(ti)], 0.0, 1.0), "appearance-vector"
-                cat = (task.target.category or "").strip().lower()
-                sim = np.array([o.confidence if o.category.strip().lower() == cat else 0.0 for o in stimulus.objects])
-                return boxes, sim, "category"
+                A = np.array([o.attributes["appearance"] for o in stimulus.objects], float)
+                A /= np.linalg.norm(A, axis=1, keepdims=True)
+                return boxes, np.clip(A @ A[int(ti)], 0.0, 1.0), "appearance-vector"
 
         self.inner = _G(**kw)
 
@@ -309,8 +305,7 @@ def run_object_level(
         print(f"fold {fold}: {info[-1]} ({time.time() - t0:.0f}s)", flush=True)
     for h in humans:
         stim_by_key.setdefault(h.key, stim_by_key.get(h.key))
-    table = {name: score_set(sps, humans, stim_by_key, drop_first) for name, sps in preds.items()}
-    table["Human (leave-one-subject-out)"] = human_set(humans, stim_by_key, drop_first)
+    table = score_table(preds, humans, stim_by_key, drop_first, "Human (leave-one-subject-out)")
     result = {
         "recipe": recipe_path,
         "overrides": overrides or {},
@@ -318,6 +313,17 @@ def run_object_level(
         "table": table,
         "seconds": time.time() - t0,
     }
+    return _saved(result, out)
+
+
+def score_table(preds: dict, humans: list, stim_by_key: dict, drop_first: bool, ceiling: str) -> dict:
+    """Every model's scores against the humans, plus the humans' own leave-one-subject-out row ``ceiling``."""
+    table = {name: score_set(sps, humans, stim_by_key, drop_first) for name, sps in preds.items()}
+    table[ceiling] = human_set(humans, stim_by_key, drop_first)
+    return table
+
+
+def _saved(result: dict, out: str | None) -> dict:
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(result, indent=1))
@@ -356,8 +362,7 @@ def run_synthetic(
     preds = predict_all(model, displays, n_samples, seed)
     for name, bl in _baselines(has_images=True).items():
         preds[name] = bl.predict_scanpaths([d[0] for d in displays], [d[1] for d in displays], seed=seed)
-    table = {name: score_set(sps, humans, stim_by_key, drop_first) for name, sps in preds.items()}
-    table["Simulated observers (leave-one-subject-out)"] = human_set(humans, stim_by_key, drop_first)
+    table = score_table(preds, humans, stim_by_key, drop_first, "Simulated observers (leave-one-subject-out)")
     result = {
         "recipe": recipe_path,
         "fit": fit,
@@ -367,10 +372,7 @@ def run_synthetic(
         "table": table,
         "seconds": time.time() - t0,
     }
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(result, indent=1))
-    return result
+    return _saved(result, out)
 
 
 COLUMNS = (

@@ -284,3 +284,16 @@ def test_head_cone_estimates_direction():
     assert gm.meta["direction_source"] == "estimated" and gm.point[0] > 40
     with pytest.raises(ConfigError):
         HeadDirectionCone(direction=(0, 0))
+
+
+def test_category_similarity_and_box_matching():
+    from gazekit.models.baselines import category_similarity
+    from gazekit.types import object_index_for_box
+
+    objs = [ObjectBox(0, 0, 10, 10, "Cup ", 0.7), ObjectBox(20, 0, 10, 10, "car"), ObjectBox(5, 5, 10, 10, "cup")]
+    assert category_similarity(objs, "cup").tolist() == [0.7, 0.0, 1.0]
+    assert category_similarity([], "cup").shape == (0,)
+    assert object_index_for_box(objs, (5, 5, 10, 10)) == 2  # best IoU, not the first overlap
+    assert object_index_for_box(objs, (100, 100, 5, 5)) is None and object_index_for_box([], (0, 0, 1, 1)) is None
+    stim = Stimulus("s", 40, 20, objects=objs, target=Target("cup", (21, 0, 10, 10)))
+    assert stim.target_index == 1

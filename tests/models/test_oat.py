@@ -326,3 +326,19 @@ def test_bundled_checkpoint_searches_held_out_synthetic_displays(monkeypatch):
         for name in ("oat", "random")
     }
     assert rates["oat"] >= 0.6 and rates["oat"] >= rates["random"] + 0.3, rates
+
+
+def test_object_greedy_baseline_cues():
+    """The experiments' greedy on pixel-less displays: appearance vectors when given, else the category."""
+    from gazekit.models.oat_experiments import ObjectGreedy
+
+    objs = [ObjectBox(0, 0, 10, 10, "a"), ObjectBox(50, 0, 10, 10, "b"), ObjectBox(0, 50, 10, 10, "b")]
+    for o, v in zip(objs, ([1.0, 0.0], [0.0, 1.0], [0.1, 1.0]), strict=True):
+        o.attributes["appearance"] = v
+    stim = Stimulus("v", 100, 100, objects=objs, target=Target("b", objs[2].xywh), meta={"target_index": 2})
+    sp = ObjectGreedy().predict_scanpaths([stim], [Task("search", Target("b"))], seed=0)[0]
+    # both "b" objects are equally far from the centre: the category cue alone would take the first one
+    assert (sp.x[1], sp.y[1]) == objs[2].center and len(sp) == 2
+    plain = Stimulus("c", 100, 100, objects=[ObjectBox(o.x, o.y, o.w, o.h, o.category) for o in objs])
+    sp = ObjectGreedy().predict_scanpaths([plain], [Task("search", Target("a"))], seed=0)[0]
+    assert (sp.x[-1], sp.y[-1]) == objs[0].center
