@@ -1,4 +1,9 @@
-"""Test-wide settings: offline hubs, Triton's interpreter on machines without CUDA, shared data paths."""
+"""Test-wide settings: offline hubs, Triton's interpreter on machines without CUDA, the real sample files.
+
+Tests that read real eye-tracking samples find them through ``GAZEKIT_SAMPLE_DATA``: a folder laid out as
+``coco_search18/`` (TP validation fixations + ``detections/``), ``gazefollow/`` and ``amazon_covers/``.
+``.ci/run`` sets it; without it those tests skip and say why.
+"""
 
 from __future__ import annotations
 
@@ -17,17 +22,19 @@ if not torch.cuda.is_available():
 
 import pytest  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
-TEST_DATA = Path(__file__).resolve().parent / "data"
+SAMPLE_DATA_ENV = "GAZEKIT_SAMPLE_DATA"
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The real eye-tracking samples in ../shared/data (skips when the checkout has none)."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is not present next to this checkout")
-    return SHARED_DATA
+    """The folder of real eye-tracking samples named by ``$GAZEKIT_SAMPLE_DATA`` (skips when unset)."""
+    value = os.environ.get(SAMPLE_DATA_ENV)
+    if not value:
+        pytest.skip(f"${SAMPLE_DATA_ENV} is unset: it names the folder of real sample files these tests read")
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        pytest.fail(f"${SAMPLE_DATA_ENV}={value} is not a folder")
+    return path
 
 
 @pytest.fixture(scope="session")
