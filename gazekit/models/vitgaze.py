@@ -29,7 +29,9 @@ from torch import nn
 
 from gazekit.backbones.vit import VisionTransformer
 from gazekit.datasets.base import GazekitDataModule
+from gazekit.datasets.synthetic.gaze import clean_head_boxes, gaze_input_tensor
 from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
+from gazekit.metrics.following import evaluate_gaze_arrays
 from gazekit.models.base import GazekitModule, GazePredictor
 from gazekit.types import GazeMap
 
@@ -189,6 +191,11 @@ class ViTGaze(GazekitModule, GazePredictor):
         mask_prob, mask_max_ratio: training augmentation: with probability ``mask_prob`` replace up to
             ``mask_max_ratio`` of the non-head patches by the mask token.
         use_kernel: pool with the attention-pool kernel (False: materialise the maps; same result).
+        eval_protocol: validation/test scoring: ``"gazefollow"`` (AUC on the image-size map, every annotator) or
+            ``"vat"`` (ViTGaze's VAT AUC: the map at 64 × 64 against a disc of radius ≈ 9.5 cells; the stage-3
+            recipe sets it), see :func:`gazekit.metrics.following.evaluate_gaze_arrays`.
+        l2_decode: ``"argmax"`` of the 64 × 64 map (the peers; default) or ``"dark"`` sub-pixel refinement of the
+            raw decoder map (the release's ``--use_dark_inference``).
         init_weights: start from this ViTGaze checkpoint's weights (stages 2 and 3 start from the previous
             stage; safetensors or a Lightning ``.ckpt``, loaded weights-only).
     """
@@ -229,10 +236,16 @@ class ViTGaze(GazekitModule, GazePredictor):
         mask_max_ratio: float = 0.5,
         use_kernel: bool = True,
         init_weights: str | None = None,
+        eval_protocol: str = "gazefollow",
+        l2_decode: str = "argmax",
     ) -> None:
         super().__init__()
         attn_layers = [2, 5, 8, 11] if attn_layers is None else list(attn_layers)
         decoder_channels = [16, 8, 1] if decoder_channels is None else list(decoder_channels)
+        if eval_protocol not in ("gazefollow", "vat"):
+            raise ConfigError(f"eval_protocol must be 'gazefollow' or 'vat', got {eval_protocol!r}")
+        if l2_decode not in ("argmax", "dark"):
+            raise ConfigError(f"l2_decode must be 'argmax' or 'dark', got {l2_decode!r}")
         if lr_schedule not in ("cosine", "constant"):
             raise ConfigError(f"lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
         if embed_dim % num_heads:
@@ -352,7 +365,9 @@ class ViTGaze(GazekitModule, GazePredictor):
 
     def _eval_arrays(self, batch: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         s = self.hparams.heatmap_size
-        heat = F.interpolate(out["heatmap"][:, None].float(), size=(s, s), mode="bilinear", align_corners=True)
+        heat = out["heatmap"][:, None].float()
+        if self.hparams.l2_decode != "dark":  # DARK refines on the raw decoder map, as released
+            heat = F.interpolate(heat, size=(s, s), mode="bilinear", align_corners=True)
         return {
             "heat": heat[:, 0].detach().cpu().numpy(),
             "points": batch["gaze_points"].detach().cpu().numpy(),
@@ -366,7 +381,7 @@ class ViTGaze(GazekitModule, GazePredictor):
             return
         arr = {k: np.concatenate([d[k] for d in self._val]) for k in self._val[0]}
         self._val = []
-        m = evaluate_arrays(arr)
+        m = evaluate_arrays(arr, self.hparams.eval_protocol, self.hparams.l2_decode)
         self.log_dict({f"{prefix}/{k}": float(v) for k, v in m.items() if np.isfinite(v)}, prog_bar=True)
 
     def on_validation_epoch_end(self) -> None:
@@ -433,22 +448,7 @@ class ViTGaze(GazekitModule, GazePredictor):
 
     # ------------------------------------------------------------------ inference
     def _prepare(self, image: np.ndarray) -> torch.Tensor:
-        import cv2
-
-        img = np.asarray(image)
-        if img.ndim == 2:
-            img = np.repeat(img[..., None], 3, -1)
-        if img.ndim != 3 or img.shape[2] not in (3, 4):
-            raise ConfigError(f"image must be [H, W, 3] RGB, got shape {img.shape}")
-        img = img[..., :3]
-        if img.dtype != np.uint8:
-            img = np.clip(img * (255.0 if img.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
-        s = int(self.hparams.input_size)
-        h, w = img.shape[:2]
-        x = cv2.resize(img, (s, s), interpolation=cv2.INTER_AREA if w > s else cv2.INTER_LINEAR)
-        t = torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1).float().div_(255.0)
-        t = (t - torch.tensor(IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(IMAGENET_STD).view(3, 1, 1)
-        return t.to(self.device)
+        return gaze_input_tensor(image, int(self.hparams.input_size)).to(self.device)
 
     @torch.no_grad()
     def predict_gazes(self, image: np.ndarray, head_boxes: Sequence[Sequence[float]] | None = None) -> list[GazeMap]:
@@ -458,16 +458,7 @@ class ViTGaze(GazekitModule, GazePredictor):
 
             head_boxes = detect_heads(image)
         h, w = np.asarray(image).shape[:2]
-        boxes = []
-        for b in head_boxes:
-            bb = np.asarray(b, float).reshape(-1)
-            if bb.shape != (4,) or not np.all(np.isfinite(bb)):
-                raise ConfigError(f"head box must be 4 finite numbers (x1, y1, x2, y2 px), got {b}")
-            x1, x2 = sorted(np.clip(bb[[0, 2]], 0, w))
-            y1, y2 = sorted(np.clip(bb[[1, 3]], 0, h))
-            if x2 - x1 <= 0 or y2 - y1 <= 0:
-                raise ConfigError(f"head box {tuple(bb)} is empty inside the {w}x{h} image")
-            boxes.append((float(x1), float(y1), float(x2), float(y2)))
+        boxes = clean_head_boxes((h, w), head_boxes)
         if not boxes:
             return []
         was = self.training
@@ -592,34 +583,9 @@ class ViTGaze(GazekitModule, GazePredictor):
 
 
 # --------------------------------------------------------------------------------------------- evaluation
-def evaluate_arrays(arr: dict[str, np.ndarray]) -> dict[str, float]:
-    """GazeFollow-protocol metrics over stacked predictions.
-
-    ``arr``: ``heat [M, 64, 64]``, ``points [M, K, 2]`` (normalised, −1 padded), ``inout [M]`` (1/0),
-    ``score [M]`` (in-frame probability), ``imsize [M, 2]`` (W, H). AUC and L2 use in-frame samples.
-    """
-    from gazekit.metrics.following import gazefollow_auc, inout_ap, l2
-
-    aucs, avg, mn = [], [], []
-    for i in range(len(arr["heat"])):
-        if arr["inout"][i] < 0.5:
-            continue
-        pts = arr["points"][i]
-        pts = pts[(pts >= 0).all(-1)]
-        if len(pts) == 0:
-            continue
-        wh = tuple(int(v) for v in arr["imsize"][i])
-        aucs.append(gazefollow_auc(arr["heat"][i], pts, wh))
-        d = l2(arr["heat"][i], pts)
-        avg.append(d["avg"])
-        mn.append(d["min"])
-    has_both = 0 < arr["inout"].sum() < len(arr["inout"])
-    return {
-        "auc": float(np.nanmean(aucs)) if aucs else float("nan"),
-        "avg_l2": float(np.mean(avg)) if avg else float("nan"),
-        "min_l2": float(np.mean(mn)) if mn else float("nan"),
-        "ap": inout_ap(arr["inout"], arr["score"]) if has_both else float("nan"),
-    }
+def evaluate_arrays(arr: dict[str, np.ndarray], protocol: str = "gazefollow", decode: str = "argmax") -> dict[str, float]:
+    """GazeFollow- or VAT-protocol metrics over stacked predictions (:func:`gazekit.metrics.following.evaluate_gaze_arrays`)."""
+    return evaluate_gaze_arrays(arr, protocol=protocol, decode=decode)
 
 
 # --------------------------------------------------------------------------------------------- real data
@@ -695,10 +661,11 @@ class GazeFollowImageDataModule(GazekitDataModule):
             test = read_gazefollow(self.test_file, image_root=self.root, split="test") if self.test_file else []
             image_root = Path(self.root)
         else:
-            from gazekit.datasets.videoattentiontarget import read_videoattentiontarget
+            from gazekit.datasets.videoattentiontarget import read_videoattentiontarget, vitgaze_test_chunks
 
             train = read_videoattentiontarget(self.root, "train")
-            test = read_videoattentiontarget(self.root, "test")
+            # the release scores VAT on 8-frame chunks with per-chunk smoothed boxes (tails dropped)
+            test = [a for c in vitgaze_test_chunks(read_videoattentiontarget(self.root, "test")) for a in c]
             image_root = Path(self.root) / "images"
         parts = split_by_key(train, lambda a: a.image, (1.0 - self.val_fraction, self.val_fraction, 0.0), self.seed)
         self.splits = {

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -35,17 +35,23 @@ from gazekit.datasets.base import GazekitDataModule
 from gazekit.errors import ConfigError
 from gazekit.types import GazeAnnotation, ObjectBox
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = [
     "GAZE_CATEGORIES",
     "GAZE_COLOURS",
     "GazeScene",
     "GazeSceneConfig",
+    "clean_head_boxes",
+    "gaze_input_tensor",
     "SyntheticGazeDataModule",
     "SyntheticGazeDataset",
     "gaze_sample_to_tensors",
     "head_gaussian_map",
     "render_face",
     "render_gaze_scene",
+    "target_angular_gap",
 ]
 
 #: Object categories (shapes) of the synthetic scenes, in class-index order.
@@ -62,6 +68,9 @@ GAZE_COLOURS: dict[str, tuple[int, int, int]] = {
 }
 _SKIN = ((241, 194, 167), (224, 172, 105), (198, 134, 66), (141, 85, 36), (255, 219, 172))
 _HAIR = ((30, 22, 18), (70, 45, 25), (120, 80, 40), (200, 170, 100), (90, 90, 90))
+#: hair colours far from every skin tone (the legacy palette's brown and blond sit next to the darker skins,
+#: so the hair/face boundary, which carries the facing direction, vanished on some heads)
+_HAIR_CONTRAST = ((30, 22, 18), (55, 35, 20), (60, 60, 70), (25, 30, 60))
 _SHIRT = ((60, 90, 150), (150, 60, 60), (70, 120, 70), (110, 110, 120), (160, 120, 60), (90, 60, 130))
 _SPLITS = {"train": 0, "val": 1, "test": 2}
 
@@ -83,6 +92,18 @@ class GazeSceneConfig:
         object_size: (min, max) object size (box side).
         min_tilt, max_tilt: range of the gaze direction's component towards the camera for in-frame
             gaze (0 = pure profile, 1 = looking into the camera).
+        facing_cue: draw a nose that sticks out of the head's outline along the 2-D gaze direction, so the
+            facing direction is in the silhouette and not only in small face features.
+        contrast_hair: draw hair only in colours far from every skin tone.
+        min_object_gap: degrees; objects are placed so that, seen from every head, any two objects are at
+            least this far apart in direction (0 = no constraint). A head turned towards its target then
+            points at no other object, so spreading heat over every object no longer lowers the loss.
+        head_grid: px; when > 0, head centres are snapped to the centres of a grid of this cell size
+            (the model's patch size in scene px), so a face never straddles patch borders differently
+            from one scene to the next.
+
+    The defaults of the last four make the facing direction learnable (see docs/models.md, GazeSeg);
+    ``legacy()`` gives the earlier scenes (no cue, any hair colour, no gap, no snapping).
     """
 
     width: int = 224
@@ -99,6 +120,16 @@ class GazeSceneConfig:
     object_size: tuple[float, float] = (0.11, 0.18)
     min_tilt: float = 0.15
     max_tilt: float = 0.6
+    facing_cue: bool = True
+    contrast_hair: bool = True
+    min_object_gap: float = 35.0
+    head_grid: int = 0
+
+    @classmethod
+    def legacy(cls, **kw: Any) -> GazeSceneConfig:
+        """The scenes before the facing-direction changes (the bundled ViTGaze's first recipe drew these)."""
+        base = {"facing_cue": False, "contrast_hair": False, "min_object_gap": 0.0, "head_grid": 0}
+        return cls(**{**base, **kw})
 
     def __post_init__(self) -> None:
         if self.width < 32 or self.height < 32:
@@ -115,6 +146,10 @@ class GazeSceneConfig:
             raise ConfigError(f"head_radius must satisfy 0 < min <= max <= 0.25, got {self.head_radius}")
         if not 0.0 <= self.min_tilt <= self.max_tilt < 1.0:
             raise ConfigError(f"need 0 <= min_tilt <= max_tilt < 1, got {self.min_tilt}, {self.max_tilt}")
+        if not 0.0 <= self.min_object_gap < 120.0:
+            raise ConfigError(f"min_object_gap must be in [0, 120) degrees, got {self.min_object_gap}")
+        if self.head_grid < 0:
+            raise ConfigError(f"head_grid must be >= 0 px, got {self.head_grid}")
 
 
 @dataclass
@@ -165,15 +200,20 @@ def render_face(
     direction: Sequence[float],
     skin: Sequence[int] = _SKIN[0],
     hair: Sequence[int] = _HAIR[0],
+    facing_cue: bool = False,
 ) -> tuple[float, float]:
     """Draw a head (shaded sphere with face and hair) in place; return the eye midpoint (x, y) px.
 
     The face is centred on the 3-D ``direction`` (x right, y down, z towards the camera): with z near 1
     the face is frontal, with z near 0 it is a profile and the hair covers the half turned away.
+    ``facing_cue`` adds a nose that sticks out of the outline by up to 0.5 radius along the 2-D direction
+    (in proportion to how far the head is turned from the camera).
     """
     h, w = image.shape[:2]
     cx, cy = float(center[0]), float(center[1])
     r = float(radius)
+    if facing_cue:
+        _draw_nose(image, cx, cy, r, np.asarray(direction, float), skin)
     x0, x1 = max(int(math.floor(cx - r - 1)), 0), min(int(math.ceil(cx + r + 1)), w)
     y0, y1 = max(int(math.floor(cy - r - 1)), 0), min(int(math.ceil(cy + r + 1)), h)
     f, rt, up = _face_frame(np.asarray(direction, float))
@@ -215,6 +255,23 @@ def render_face(
     image[y0:y1, x0:x1] = np.clip(patch * (1 - alpha) + col * alpha, 0, 255).astype(np.uint8)
     eyes = [(cx + r * e_[0], cy + r * e_[1]) for e_ in (_unit(e) for e in eye_dirs)]
     return (eyes[0][0] + eyes[1][0]) / 2.0, (eyes[0][1] + eyes[1][1]) / 2.0
+
+
+def _draw_nose(image: np.ndarray, cx: float, cy: float, r: float, direction: np.ndarray, skin: Sequence[int]) -> None:
+    """A skin-coloured wedge from inside the head to ``r·(1 + 0.5·s)`` along the 2-D direction (``s`` = its
+    length); drawn before the sphere, so only the part outside the outline stays visible."""
+    import cv2
+
+    f = _unit(direction)
+    s2 = float(math.hypot(f[0], f[1]))
+    if s2 < 0.3:  # facing the camera: the nose points at the viewer and leaves the outline unchanged
+        return
+    d = np.array([f[0], f[1]]) / s2
+    n = np.array([-d[1], d[0]])
+    c = np.array([cx, cy])
+    poly = np.stack([c + d * r * 0.55 + n * r * 0.3, c + d * r * (1.0 + 0.5 * s2), c + d * r * 0.55 - n * r * 0.3])
+    colour = tuple(int(v * 0.85) for v in skin)
+    cv2.fillPoly(image, np.round(poly * 16).astype(np.int32)[None], colour, cv2.LINE_AA, 4)
 
 
 def _shape_points(shape: str, cx: float, cy: float, s: float, rot: float) -> np.ndarray:
@@ -337,6 +394,36 @@ def _angle_between(a: np.ndarray, b: np.ndarray) -> float:
     return math.acos(float(np.clip(np.dot(_unit(a), _unit(b)), -1.0, 1.0)))
 
 
+def _apart(
+    box: tuple[float, float, float, float],
+    objects: Sequence[ObjectBox],
+    people: Sequence[tuple[float, float, float]],
+    min_gap_deg: float,
+) -> bool:
+    """Whether, seen from every head, the new object's centre is ``min_gap_deg`` or more away in direction
+    from every placed object's centre."""
+    if min_gap_deg <= 0 or not objects:
+        return True
+    c = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+    gap = math.radians(min_gap_deg)
+    return all(
+        _angle_between(c - (px, py), np.array(o.center) - (px, py)) >= gap for px, py, _ in people for o in objects
+    )
+
+
+def target_angular_gap(annotation: GazeAnnotation, objects: Sequence[ObjectBox]) -> float:
+    """Degrees between the direction from the head centre to the gaze target (mean annotator point) and to
+    the nearest other object's centre; ``inf`` with no other object, NaN when the person looks out of frame."""
+    t = annotation.meta.get("target_index")
+    if annotation.inout != 1 or t is None or len(annotation.gaze_points) == 0:
+        return float("nan")
+    x1, y1, x2, y2 = annotation.head_box
+    h = np.array([(x1 + x2) / 2, (y1 + y2) / 2])
+    to_target = np.asarray(annotation.gaze_points, float).mean(0) - h
+    gaps = [_angle_between(to_target, np.array(o.center) - h) for i, o in enumerate(objects) if i != t]
+    return math.degrees(min(gaps)) if gaps else float("inf")
+
+
 def _scene_rng(seed: int, split: str, index: int, stream: int = 0) -> np.random.Generator:
     if split not in _SPLITS:
         raise ConfigError(f"split must be one of {sorted(_SPLITS)}, got {split!r}")
@@ -369,6 +456,11 @@ def render_gaze_scene(
             r = rng.uniform(*cfg.head_radius) * s
             cx = rng.uniform(r + 2, W - r - 2)
             cy = rng.uniform(r + 2, H - 2.5 * r)
+            if cfg.head_grid > 0:  # centre of the grid cell (the model's patch) the head falls in
+                g = float(cfg.head_grid)
+                cx, cy = (math.floor(cx / g) + 0.5) * g, (math.floor(cy / g) + 0.5) * g
+                if not (r + 1 <= cx <= W - r - 1 and r + 1 <= cy <= H - 2.0 * r):
+                    continue
             box = (cx - 1.3 * r, cy - r, cx + 1.3 * r, min(cy + 4.0 * r, H))
             if not _overlaps(box, placed, 0.15 * s * 0.3):
                 placed.append(box)
@@ -382,7 +474,7 @@ def render_gaze_scene(
             sz = rng.uniform(*cfg.object_size) * s
             x, y = rng.uniform(1, W - sz - 1), rng.uniform(1, H - sz - 1)
             box = (x, y, x + sz, y + sz)
-            if not _overlaps(box, placed, 0.02 * s):
+            if not _overlaps(box, placed, 0.02 * s) and _apart(box, objects, people, cfg.min_object_gap):
                 placed.append(box)
                 shape = GAZE_CATEGORIES[int(rng.integers(len(GAZE_CATEGORIES)))]
                 colour = list(GAZE_COLOURS)[int(rng.integers(len(GAZE_COLOURS)))]
@@ -398,7 +490,8 @@ def render_gaze_scene(
     head_boxes = []
     for pi, (cx, cy, r) in enumerate(people):
         skin = _SKIN[int(rng.integers(len(_SKIN)))]
-        hair = _HAIR[int(rng.integers(len(_HAIR)))]
+        palette = _HAIR_CONTRAST if cfg.contrast_hair else _HAIR
+        hair = palette[int(rng.integers(len(palette)))]
         shirt = _SHIRT[int(rng.integers(len(_SHIRT)))]
         candidates = [i for i in range(len(objects)) if visible[i] > 0]
         out = (not candidates) or rng.random() < cfg.p_out
@@ -435,7 +528,7 @@ def render_gaze_scene(
         d2 = _unit(d2)
         direction = np.array([d2[0] * math.sqrt(1 - tilt**2), d2[1] * math.sqrt(1 - tilt**2), tilt])
         _draw_body(image, cx, cy, r, shirt, skin)
-        eye = render_face(image, (cx, cy), r, direction, skin, hair)
+        eye = render_face(image, (cx, cy), r, direction, skin, hair, facing_cue=cfg.facing_cue)
         head_box = (max(cx - r, 0.0), max(cy - r, 0.0), min(cx + r, W), min(cy + r, H))
         head_boxes.append(head_box)
         if target is None:
@@ -494,6 +587,45 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def gaze_input_tensor(image: np.ndarray, input_size: int) -> torch.Tensor:
+    """A user's image ``[H, W]`` / ``[H, W, 3|4]`` (uint8, or float in [0, 1] or [0, 255]) → ``[3, S, S]`` float,
+    stretched to ``S = input_size`` and ImageNet-normalised as in training (:func:`gaze_sample_to_tensors`)."""
+    import cv2
+    import torch
+
+    img = np.asarray(image)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, -1)
+    if img.ndim != 3 or img.shape[2] not in (3, 4) or img.shape[0] == 0 or img.shape[1] == 0:
+        raise ConfigError(f"image must be [H, W, 3] RGB, got shape {img.shape}")
+    img = img[..., :3]
+    if img.dtype != np.uint8:
+        img = np.clip(img * (255.0 if img.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    w = img.shape[1]
+    x = cv2.resize(img, (input_size, input_size), interpolation=cv2.INTER_AREA if w > input_size else cv2.INTER_LINEAR)
+    t = torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1).float().div_(255.0)
+    return (t - torch.tensor(IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(IMAGENET_STD).view(3, 1, 1)
+
+
+def clean_head_boxes(
+    image_shape: Sequence[int], head_boxes: Sequence[Sequence[float]]
+) -> list[tuple[float, float, float, float]]:
+    """Head boxes (x1, y1, x2, y2 px) sorted and clipped to the image; :class:`ConfigError` for a box that is not
+    4 finite numbers or is empty inside the image."""
+    h, w = int(image_shape[0]), int(image_shape[1])
+    out = []
+    for b in head_boxes:
+        bb = np.asarray(b, float).reshape(-1)
+        if bb.shape != (4,) or not np.all(np.isfinite(bb)):
+            raise ConfigError(f"head box must be 4 finite numbers (x1, y1, x2, y2 px), got {b}")
+        x1, x2 = sorted(np.clip(bb[[0, 2]], 0, w))
+        y1, y2 = sorted(np.clip(bb[[1, 3]], 0, h))
+        if x2 - x1 <= 0 or y2 - y1 <= 0:
+            raise ConfigError(f"head box {tuple(bb)} is empty inside the {w}x{h} image")
+        out.append((float(x1), float(y1), float(x2), float(y2)))
+    return out
+
+
 def gaussian_heatmap(points_xy: np.ndarray, size: int = 64, sigma: float = 3.0) -> np.ndarray:
     """``[size, size]`` float32: sum of ``draw_labelmap`` Gaussians (peak 1, 6σ+1 window, int-truncated
     upper-left corner) at ``points_xy`` given in [0, 1] coordinates, as in ViTGaze/Chong et al."""
@@ -525,6 +657,7 @@ def gaze_sample_to_tensors(
     max_points: int = 20,
     flip: bool = False,
     train_target: Literal["mean", "first"] = "mean",
+    categories: Sequence[str] = GAZE_CATEGORIES,
 ) -> dict[str, Any]:
     """One model sample (the batch layout shared by every gaze-following DataModule).
 
@@ -535,7 +668,11 @@ def gaze_sample_to_tensors(
         ``inout`` ``[]`` float 1/0,
         ``head_masks`` ``[1, S, S]`` Gaussian head map of all heads (zeros when not given),
         ``gaze_points`` ``[max_points, 2]`` annotator points in [0, 1], padded with -1,
-        ``imsize`` ``[2]`` (W, H) of the original image.
+        ``imsize`` ``[2]`` (W, H) of the original image,
+        ``target_masks`` ``[out, out]`` share of each cell covered by the looked-at object (zeros without a mask),
+        ``has_mask`` ``[]`` float 1 when the annotation carries a target mask (GazeFollow/VAT: 0, so mask and
+        class losses are switched off for them),
+        ``category`` ``[]`` long index of the target category in ``categories`` (−1 when unknown/absent).
     ``flip`` mirrors the image and every coordinate horizontally (augmentation).
     """
     import cv2
@@ -559,6 +696,16 @@ def gaze_sample_to_tensors(
         if hm_img is not None:
             hm_img = hm_img[:, ::-1]
     inside = annotation.inout == 1 and len(pts) > 0
+    tmask = np.zeros((output_size, output_size), np.float32)
+    has_mask = inside and annotation.target_mask is not None
+    if has_mask:
+        tmask = cv2.resize(
+            np.asarray(annotation.target_mask, np.float32), (output_size, output_size), interpolation=cv2.INTER_AREA
+        )
+        if flip:
+            tmask = np.ascontiguousarray(tmask[:, ::-1])
+    cat = annotation.target_category
+    cat_idx = list(categories).index(cat) if inside and cat is not None and cat in categories else -1
     if inside:
         tgt = pts.mean(0) if train_target == "mean" else pts[0]
         heat = gaussian_heatmap(tgt[None], output_size)
@@ -579,6 +726,9 @@ def gaze_sample_to_tensors(
         else torch.from_numpy(np.ascontiguousarray(hm_img))[None],
         "gaze_points": torch.from_numpy(gp),
         "imsize": torch.tensor([w, h], dtype=torch.float32),
+        "target_masks": torch.from_numpy(tmask),
+        "has_mask": torch.tensor(1.0 if has_mask else 0.0),
+        "category": torch.tensor(cat_idx, dtype=torch.long),
     }
 
 
@@ -660,7 +810,9 @@ class SyntheticGazeDataModule(GazekitDataModule):
         input_size: model input size in px (the scene is resized to it).
         output_size: heatmap target size (64 as in GazeFollow).
         min_objects, max_objects, min_people, max_people, p_out, n_annotators, annotator_noise,
-        head_radius: see :class:`GazeSceneConfig` (``head_radius`` = (min, max) fraction of the image side).
+        head_radius, min_tilt, max_tilt, facing_cue, contrast_hair, min_object_gap, head_grid: see
+        :class:`GazeSceneConfig` (``head_radius`` = (min, max) fraction of the image side; ``head_grid`` in
+        scene px, e.g. 28 = a 14-px patch at half the scene size).
         flip_prob: probability of a horizontal flip of a training sample.
         batch_size, num_workers, seed: see :class:`~gazekit.datasets.base.GazekitDataModule`.
     """
@@ -681,6 +833,12 @@ class SyntheticGazeDataModule(GazekitDataModule):
         n_annotators: int = 10,
         annotator_noise: float = 0.15,
         head_radius: tuple[float, float] = (0.06, 0.085),
+        min_tilt: float = 0.15,
+        max_tilt: float = 0.6,
+        facing_cue: bool = True,
+        contrast_hair: bool = True,
+        min_object_gap: float = 35.0,
+        head_grid: int = 0,
         flip_prob: float = 0.5,
         batch_size: int = 32,
         num_workers: int | None = None,
@@ -701,6 +859,12 @@ class SyntheticGazeDataModule(GazekitDataModule):
             n_annotators=n_annotators,
             annotator_noise=annotator_noise,
             head_radius=(float(head_radius[0]), float(head_radius[1])),
+            min_tilt=min_tilt,
+            max_tilt=max_tilt,
+            facing_cue=facing_cue,
+            contrast_hair=contrast_hair,
+            min_object_gap=min_object_gap,
+            head_grid=head_grid,
         )
         self.datasets: dict[str, SyntheticGazeDataset] = {}
 
