@@ -1,23 +1,23 @@
 """GazeSeg (and ViTGaze beside it): facing-direction probes, held-out evaluation, speed, checkpoint export.
 
-    python benchmarks/gazeseg.py probe [--n 600] [--input-size 112] [--patch 14]
-        Is the facing direction in the pixels? For the legacy scenes and the improved ones (drawn like the
-        recipes): share of in-frame people with another object within 30 degrees of their target, and a ridge
-        regression from the head pixels to the 2-D direction (cos, sin) on (a) a head-centred crop and (b) the
-        patch-aligned window a ViT sees (3 x 3 patches around the patch holding the head centre), trained on
-        the first 2/3 of the people, median angular error on the rest.
-    python benchmarks/gazeseg.py eval [--n-test 400] [--gazeseg PATH] [--vitgaze PATH]
-        Held-out synthetic test scenes (drawn like the GazeSeg recipe): Dice / mIoU of the target mask,
-        top-1 / top-5 class accuracy, GazeFollow AUC and L2 (64 x 64 argmax, and DARK sub-pixel), on-target
-        rate (overall and by angular gap to the nearest other object), in/out AP, for GazeSeg, ViTGaze's
-        heatmap turned into a mask (the object under its peak), the head-direction cone (same rule) and the
-        any-object control (the mask of a random object in the scene); plus a linear probe of each model's
-        head feature for the 2-D facing direction.
-    python benchmarks/gazeseg.py speed [--sizes 224 448] [--threads 1] [--device cpu|cuda]
-        images/s of the GazeSeg CPU recipe's architecture and of ViTGaze (the recipe's and the released S/14)
-        at each input size, batch 1, in one run.
-    python benchmarks/gazeseg.py export --ckpt outputs/.../last.ckpt
-        Lightning checkpoint -> fp16 safetensors in gazekit/assets/gazeseg/.
+python benchmarks/gazeseg.py probe [--n 600] [--input-size 112] [--patch 14]
+    Is the facing direction in the pixels? For the legacy scenes and the improved ones (drawn like the
+    recipes): share of in-frame people with another object within 30 degrees of their target, and a ridge
+    regression from the head pixels to the 2-D direction (cos, sin) on (a) a head-centred crop and (b) the
+    patch-aligned window a ViT sees (3 x 3 patches around the patch holding the head centre), trained on
+    the first 2/3 of the people, median angular error on the rest.
+python benchmarks/gazeseg.py eval [--n-test 400] [--gazeseg PATH] [--vitgaze PATH]
+    Held-out synthetic test scenes (drawn like the GazeSeg recipe): Dice / mIoU of the target mask,
+    top-1 / top-5 class accuracy, GazeFollow AUC and L2 (64 x 64 argmax, and DARK sub-pixel), on-target
+    rate (overall and by angular gap to the nearest other object), in/out AP, for GazeSeg, ViTGaze's
+    heatmap turned into a mask (the object under its peak), the head-direction cone (same rule) and the
+    any-object control (the mask of a random object in the scene); plus a linear probe of each model's
+    head feature for the 2-D facing direction.
+python benchmarks/gazeseg.py speed [--sizes 224 448] [--threads 1] [--device cpu|cuda]
+    images/s of the GazeSeg CPU recipe's architecture and of ViTGaze (the recipe's and the released S/14)
+    at each input size, batch 1, in one run.
+python benchmarks/gazeseg.py export --ckpt outputs/.../last.ckpt
+    Lightning checkpoint -> fp16 safetensors in gazekit/assets/gazeseg/.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vitgaze import evaluate_predictor, scene_config_of  # noqa: E402  (benchmarks are scripts, not a package)
+from vitgaze import scene_config_of  # noqa: E402  (benchmarks are scripts, not a package)
 
 GAZESEG_RECIPE = "configs/experiments/gazeseg_synthetic.yaml"
 VITGAZE_RECIPE = "configs/experiments/vitgaze_synthetic.yaml"
@@ -297,6 +297,85 @@ def evaluate(args: argparse.Namespace) -> dict:
     return res
 
 
+def _time(fn, repeats: int, cuda: bool) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        if cuda:
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if cuda:
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def speed(args: argparse.Namespace) -> dict:
+    """images/s (batch 1, one person) of GazeSeg's recipe architecture (NA on the auto backend and on the dense
+    SDPA form), and of ViTGaze (the CPU recipe's size and the released S/14), at each input size, in one run."""
+    import os
+
+    import yaml
+
+    from gazekit.kernels._backend import requested_backend
+    from gazekit.models.gazeseg import GazeSeg
+    from gazekit.models.vitgaze import ViTGaze
+
+    torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    cuda = dev.type == "cuda"
+    gs_kw = yaml.safe_load(Path(GAZESEG_RECIPE).read_text())["model"]["init_args"]
+    vg_kw = yaml.safe_load(Path(VITGAZE_RECIPE).read_text())["model"]["init_args"]
+    rows = []
+    for size in args.sizes:
+        torch.manual_seed(0)
+        x = torch.randn(1, 3, size, size, device=dev)
+        hb = torch.tensor([[0.4, 0.1, 0.55, 0.3]], device=dev)
+        models = {
+            "gazeseg_recipe": GazeSeg(**{**gs_kw, "input_size": size}),
+            "vitgaze_recipe": ViTGaze(**{**vg_kw, "input_size": size}),
+            "vitgaze_s14": ViTGaze(input_size=size, pretrained=None),
+        }
+        row: dict = {"size": size}
+        for name, m in models.items():
+            m = m.to(dev).eval()
+            backends = ("auto", "sdpa") if name.startswith("gazeseg") else ("auto",)
+            for be in backends:
+                old = os.environ.get("GAZEKIT_ATTN_BACKEND")
+                os.environ["GAZEKIT_ATTN_BACKEND"] = be
+                try:
+                    with torch.inference_mode():
+                        best = _time(lambda m=m, x=x, hb=hb: m(x, hb), args.repeats, cuda)
+                finally:
+                    if old is None:
+                        os.environ.pop("GAZEKIT_ATTN_BACKEND")
+                    else:
+                        os.environ["GAZEKIT_ATTN_BACKEND"] = old
+                key = f"{name}_{be}" if len(backends) > 1 else name
+                row[f"{key}_img_s"] = round(1.0 / best, 2)
+                row[f"{key}_ms"] = round(1000 * best, 1)
+            row[f"{name}_params_m"] = round(sum(p.numel() for p in m.parameters()) / 1e6, 3)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return {
+        "device": args.device,
+        "threads": args.threads,
+        "cpu": platform.processor() or platform.machine(),
+        "backend_env": requested_backend(),
+        "rows": rows,
+    }
+
+
+def export(args: argparse.Namespace) -> dict:
+    from gazekit.models.gazeseg import GazeSeg
+
+    out = GazeSeg.from_checkpoint(args.ckpt).save_checkpoint(args.out, half=True)
+    res = {"out": str(out), "bytes": out.stat().st_size}
+    print(json.dumps(res))
+    return res
+
+
 # --------------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -314,11 +393,19 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--vitgaze", default=None)
     e.add_argument("--skip-gazeseg", action="store_true")
     e.add_argument("--recipe", default=GAZESEG_RECIPE, help="draw the test scenes like this recipe's data section")
-    for q in (p, e):
+    sp = sub.add_parser("speed")
+    sp.add_argument("--sizes", type=int, nargs="+", default=[224, 448])
+    sp.add_argument("--threads", type=int, default=1)
+    sp.add_argument("--repeats", type=int, default=3)
+    sp.add_argument("--device", default="cpu")
+    x = sub.add_parser("export")
+    x.add_argument("--ckpt", required=True)
+    x.add_argument("--out", default="gazekit/assets/gazeseg/gazeseg_synthetic.safetensors")
+    for q in (p, e, sp, x):
         q.add_argument("--json", default=None, help="also write the result here")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    res = {"probe": probe, "eval": evaluate}[args.cmd](args)
+    res = {"probe": probe, "eval": evaluate, "speed": speed, "export": export}[args.cmd](args)
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2))
     return 0

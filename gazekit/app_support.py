@@ -592,11 +592,16 @@ def render_samples(img: ImageInput, scanpaths: Sequence[Scanpath], target: Targe
 
 
 def render_gaze_overlay(img: ImageInput, gaze_maps: Sequence[GazeMap]) -> np.ndarray:
-    """The work-frame image with each gaze prediction drawn (heatmap, head box, line to the point)."""
+    """The work-frame image with each gaze prediction drawn in its person's colour (heatmap for one person,
+    head box, line to the point; GazeSeg's target mask with its class)."""
     viz = _need("viz")
+    pal = _palette(viz)
     canvas = img.work.copy()
-    for gm in gaze_maps:
-        canvas = viz.draw_gaze(canvas, _map_gaze(gm, img.to_work))
+    for k, gm in enumerate(gaze_maps):
+        label = f"#{k}" if len(gaze_maps) > 1 else None
+        canvas = viz.draw_gaze(
+            canvas, _map_gaze(gm, img.to_work), pal[k % len(pal)], heatmap=len(gaze_maps) == 1, label=label
+        )
     return np.ascontiguousarray(canvas)
 
 

@@ -172,11 +172,20 @@ def _run_gaze(model, name: str, paths, images, boxes, out: Path, write_image) ->
     from gazekit.io import atomic_write_text
     from gazekit.viz import PALETTE, draw_gaze
 
+    if getattr(model, "weights_source", None) == "synthetic-data":
+        _progress(
+            f"note: {name} uses the project's synthetic-data weights (trained on rendered scenes, not photos); "
+            "on a real photo its heatmap, mask and class are a demonstration of the pipeline, not a measurement. "
+            "Pass --weights for a model trained on real data."
+        )
+
     for path, image, stem in zip(paths, images, _unique_stems(paths), strict=True):
         h, w = image.shape[:2]
         buf = io.StringIO()
         wr = csv.writer(buf, lineterminator="\n")
-        wr.writerow(["image", "person", "head_x1", "head_y1", "head_x2", "head_y2", "gaze_x", "gaze_y", "inout"])
+        wr.writerow(
+            ["image", "person", "head_x1", "head_y1", "head_x2", "head_y2", "gaze_x", "gaze_y", "inout", "category"]
+        )
         overlay = image
         for k, box in enumerate(boxes):
             x1, y1, x2, y2 = box
@@ -193,6 +202,7 @@ def _run_gaze(model, name: str, paths, images, boxes, out: Path, write_image) ->
                     f"{gm.point[0]:.2f}",
                     f"{gm.point[1]:.2f}",
                     f"{gm.inout:.4f}",
+                    gm.category or "",
                 ]
             )
             overlay = draw_gaze(overlay, gm, PALETTE[k % len(PALETTE)], heatmap=len(boxes) == 1, label=f"#{k}")

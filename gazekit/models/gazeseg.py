@@ -123,9 +123,7 @@ class TwoWayTransformer(nn.Module):
         self.final = nn.MultiheadAttention(dim, heads, batch_first=True)
         self.norm = nn.LayerNorm(dim)
 
-    def forward(
-        self, tok: torch.Tensor, img: torch.Tensor, img_pe: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, tok: torch.Tensor, img: torch.Tensor, img_pe: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         tok_pe = tok
         for blk in self.blocks:
             tok, img = blk(tok, tok_pe, img, img_pe)
@@ -197,6 +195,8 @@ class GazeSeg(GazekitModule, GazePredictor):
     """
 
     model_name = "gazeseg"
+    #: the checkpoint holds the backbone's weights: rebuilding never looks for the ImageNet file again
+    external_weight_args = ("pretrained", "pretrained_weights")
 
     def __init__(
         self,

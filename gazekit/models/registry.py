@@ -149,9 +149,12 @@ for _spec in (
         "gazeseg",
         "gaze",
         "gazekit.models.gazeseg:GazeSeg",
-        "gaze following with target masks (Liu et al., 2024)",
+        "gaze following with target masks and classes (Liu et al., 2024; reconstructed on NAT)",
+        config="configs/experiments/gazeseg_synthetic.yaml",
         trainable=True,
         tasks=("gaze",),
+        bundled="assets/gazeseg/gazeseg_synthetic.safetensors",
+        checkpoint="gazeseg_synthetic.safetensors",
     ),
     ModelSpec(
         "center-gaze",

@@ -40,6 +40,7 @@ __all__ = [
     "PatchPAM",
     "UpSampleConv",
     "ViTGaze",
+    "block_scene_masks",
     "head_patch_mask",
     "materialised_pooled_attention",
     "sigmoid_focal_loss",
@@ -144,6 +145,42 @@ def materialised_pooled_attention(
     return tokens, torch.cat(maps, 1).reshape(images.shape[0], -1, gh, gw)
 
 
+def block_scene_masks(
+    head: torch.Tensor, prob: float, max_ratio: float, min_patches: int = 16, min_aspect: float = 0.3
+) -> torch.Tensor:
+    """``[B, gh, gw]`` bool patch masks as hustvl/ViTGaze's ``SceneMaskGenerator``: with probability ``prob`` per
+    sample, a target count U(min_patches, max_ratio·N) is covered by random rectangles (area U(min_patches,
+    remaining), log-uniform aspect in [min_aspect, 1/min_aspect], 4 tries each, stop when one adds nothing);
+    ``head [B, gh, gw]`` patches are never masked."""
+    b, gh, gw = head.shape
+    out = torch.zeros(b, gh, gw, dtype=torch.bool)
+    lo, hi = math.log(min_aspect), -math.log(min_aspect)
+    for i in range(b):
+        if torch.rand(()) >= prob:
+            continue
+        m = torch.zeros(gh, gw, dtype=torch.bool)
+        goal = float(torch.empty(()).uniform_(min_patches, max(max_ratio * gh * gw, min_patches)))
+        count = 0.0
+        while count < goal:
+            budget, delta = goal - count, 0
+            for _ in range(4):
+                area = float(torch.empty(()).uniform_(min_patches, max(budget, min_patches)))
+                asp = math.exp(float(torch.empty(()).uniform_(lo, hi)))
+                h, w = int(round(math.sqrt(area * asp))), int(round(math.sqrt(area / asp)))
+                if w < gw and h < gh:
+                    top, left = int(torch.randint(0, gh - h + 1, ())), int(torch.randint(0, gw - w + 1, ()))
+                    new = h * w - int(m[top : top + h, left : left + w].sum())
+                    if 0 < new <= budget:
+                        m[top : top + h, left : left + w] = True
+                        delta = new
+                        break
+            if delta == 0:
+                break
+            count += delta
+        out[i] = m
+    return out.to(head.device) & ~head
+
+
 def sigmoid_focal_loss(
     logits: torch.Tensor, target: torch.Tensor, alpha: float = -1.0, gamma: float = 2.0
 ) -> torch.Tensor:
@@ -186,6 +223,9 @@ class ViTGaze(GazekitModule, GazePredictor):
         lr_schedule: ``"cosine"`` (1→``min_lr_ratio``, linear warm-up ``warmup_fraction``) or ``"constant"``.
         mask_prob, mask_max_ratio: training augmentation: with probability ``mask_prob`` replace up to
             ``mask_max_ratio`` of the non-head patches by the mask token.
+        mask_mode: ``"scatter"`` (independent patches, gazekit's first form) or ``"block"`` (the release's
+            ``SceneMaskGenerator``: rectangles of aspect 0.3–3.3 until U(16, ratio·N) patches, head patches kept;
+            :func:`block_scene_masks`).
         use_kernel: pool with the attention-pool kernel (False: materialise the maps; same result).
         eval_protocol: validation/test scoring: ``"gazefollow"`` (AUC on the image-size map, every annotator) or
             ``"vat"`` (ViTGaze's VAT AUC: the map at 64 × 64 against a disc of radius ≈ 9.5 cells; the stage-3
@@ -234,12 +274,15 @@ class ViTGaze(GazekitModule, GazePredictor):
         init_weights: str | None = None,
         eval_protocol: str = "gazefollow",
         l2_decode: str = "argmax",
+        mask_mode: str = "scatter",
     ) -> None:
         super().__init__()
         attn_layers = [2, 5, 8, 11] if attn_layers is None else list(attn_layers)
         decoder_channels = [16, 8, 1] if decoder_channels is None else list(decoder_channels)
         if eval_protocol not in ("gazefollow", "vat"):
             raise ConfigError(f"eval_protocol must be 'gazefollow' or 'vat', got {eval_protocol!r}")
+        if mask_mode not in ("scatter", "block"):
+            raise ConfigError(f"mask_mode must be 'scatter' or 'block', got {mask_mode!r}")
         if l2_decode not in ("argmax", "dark"):
             raise ConfigError(f"l2_decode must be 'argmax' or 'dark', got {l2_decode!r}")
         if lr_schedule not in ("cosine", "constant"):
@@ -317,6 +360,9 @@ class ViTGaze(GazekitModule, GazePredictor):
         if not self.training or hp.mask_prob <= 0 or hp.mask_max_ratio <= 0:
             return None
         b = images.shape[0]
+        if hp.mask_mode == "block":
+            head = head_patch_mask(head_boxes, images.shape[-2:], hp.patch_size, hp.head_enlarge)
+            return block_scene_masks(head, hp.mask_prob, hp.mask_max_ratio).flatten(1)
         head = head_patch_mask(head_boxes, images.shape[-2:], hp.patch_size, hp.head_enlarge).flatten(1)
         apply = torch.rand(b, 1, device=images.device) < hp.mask_prob
         ratio = torch.rand(b, 1, device=images.device) * hp.mask_max_ratio
@@ -485,7 +531,9 @@ class ViTGaze(GazekitModule, GazePredictor):
 
 
 # --------------------------------------------------------------------------------------------- evaluation
-def evaluate_arrays(arr: dict[str, np.ndarray], protocol: str = "gazefollow", decode: str = "argmax") -> dict[str, float]:
+def evaluate_arrays(
+    arr: dict[str, np.ndarray], protocol: str = "gazefollow", decode: str = "argmax"
+) -> dict[str, float]:
     """GazeFollow- or VAT-protocol metrics over stacked predictions (:func:`gazekit.metrics.following.evaluate_gaze_arrays`)."""
     return evaluate_gaze_arrays(arr, protocol=protocol, decode=decode)
 

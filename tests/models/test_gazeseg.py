@@ -167,7 +167,7 @@ def test_predict_gaze_on_scenes_and_odd_images() -> None:
     sc = render_gaze_scene(0, seed=0, split="test")
     g = m.predict_gaze(sc.image, sc.annotations[0].head_box)
     assert isinstance(g, GazeMap)
-    assert g.heatmap.shape == (32, 32) and 0 <= g.heatmap.min() and g.heatmap.max() <= 1
+    assert g.heatmap.shape == (32, 32) and g.heatmap.min() >= 0 and g.heatmap.max() <= 1
     assert g.mask.shape == sc.image.shape[:2] and g.mask.dtype == bool
     assert g.category in GAZE_CATEGORIES and len(g.meta["top5"]) == 5
     assert abs(sum(p for _, p in g.meta["top5"])) <= 1 + 1e-6

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GAZE_CATEGORIES",
     "GAZE_COLOURS",
+    "GazeAugment",
     "GazeScene",
     "GazeSceneConfig",
     "clean_head_boxes",
@@ -626,6 +627,131 @@ def clean_head_boxes(
     return out
 
 
+@dataclass(frozen=True)
+class GazeAugment:
+    """ViTGaze's training augmentations (``hustvl/ViTGaze data/augmentation.py``), each applied with its
+    probability, in the release's order: colour jitter, box jitter, crop, (flip: ``flip_prob`` of
+    :func:`gaze_sample_to_tensors`, applied last here), rotation, large-scale jitter. The release's GazeFollow
+    recipe uses 0.5 for every one; all are 0 (off) by default.
+
+    Attributes:
+        color_jitter: brightness ±0.4, contrast ±0.4, saturation ±0.2, hue ±0.1 (fixed order, not
+            torchvision's random order).
+        bbox_jitter: grow the head box by k·size per side, k ~ U[0, 0.2) (the release grows x_max/y_max from the
+            already grown x_min/y_min; kept).
+        crop: a random crop that keeps the head box and the gaze target (the mean annotator point; annotator
+            points that fall outside are dropped).
+        rotate: rotation by U(−20°, 20°) about the centre on an enlarged canvas (nothing is cut off).
+        lsj: large-scale jitter: shrink by U[0.1, 1) and pad the bottom/right with black to the original size.
+    """
+
+    color_jitter: float = 0.0
+    bbox_jitter: float = 0.0
+    crop: float = 0.0
+    rotate: float = 0.0
+    lsj: float = 0.0
+
+    def __post_init__(self) -> None:
+        for k in ("color_jitter", "bbox_jitter", "crop", "rotate", "lsj"):
+            if not 0.0 <= getattr(self, k) <= 1.0:
+                raise ConfigError(f"augmentation probability {k} must be in [0, 1], got {getattr(self, k)}")
+
+    @property
+    def active(self) -> bool:
+        return any((self.color_jitter, self.bbox_jitter, self.crop, self.rotate, self.lsj))
+
+    def __call__(
+        self, image: np.ndarray, ann: GazeAnnotation, head_map: np.ndarray | None, rng: np.random.Generator
+    ) -> tuple[np.ndarray, GazeAnnotation, np.ndarray | None]:
+        """Augmented copies of ``image [H, W, 3]``, the annotation (head box, points, mask, size) and head map."""
+        import cv2
+
+        img = image
+        box = np.asarray(ann.head_box, float)
+        pts = np.asarray(ann.gaze_points, float).reshape(-1, 2)
+        mask = None if ann.target_mask is None else np.asarray(ann.target_mask, np.uint8)
+        hm = head_map
+        h, w = img.shape[:2]
+        if rng.random() < self.color_jitter:
+            img = _color_jitter(img, rng)
+        if rng.random() < self.bbox_jitter:
+            k = rng.random() * 0.2
+            box[0] = np.clip(box[0] - k * abs(box[2] - box[0]), 0, w - 1)
+            box[1] = np.clip(box[1] - k * abs(box[3] - box[1]), 0, h - 1)
+            box[2] = np.clip(box[2] + k * abs(box[2] - box[0]), 0, w - 1)
+            box[3] = np.clip(box[3] + k * abs(box[3] - box[1]), 0, h - 1)
+        if rng.random() < self.crop:
+            keep = np.vstack([box.reshape(2, 2), pts.mean(0, keepdims=True)]) if len(pts) else box.reshape(2, 2)
+            x0, y0 = rng.uniform(0, keep[:, 0].min()), rng.uniform(0, keep[:, 1].min())
+            cw = rng.uniform(keep[:, 0].max() - x0, w - x0)
+            ch = rng.uniform(keep[:, 1].max() - y0, h - y0)
+            x0, y0, cw, ch = (int(round(v)) for v in (x0, y0, cw, ch))
+            cw, ch = max(cw, 1), max(ch, 1)
+            img, hm = img[y0 : y0 + ch, x0 : x0 + cw], None if hm is None else hm[y0 : y0 + ch, x0 : x0 + cw]
+            mask = None if mask is None else mask[y0 : y0 + ch, x0 : x0 + cw]
+            box = box - (x0, y0, x0, y0)
+            pts = pts - (x0, y0)
+            h, w = img.shape[:2]
+            pts = pts[(pts[:, 0] >= 0) & (pts[:, 1] >= 0) & (pts[:, 0] < w) & (pts[:, 1] < h)]
+            box = np.clip(box, 0, [w, h, w, h])
+        if rng.random() < self.rotate:
+            ang = (2 * rng.random() - 1) * 20.0
+            m = cv2.getRotationMatrix2D((w / 2, h / 2), ang, 1.0)
+            corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
+            rc = corners @ m[:, :2].T + m[:, 2]
+            nw = int(math.ceil(rc[:, 0].max()) - math.floor(rc[:, 0].min()))
+            nh = int(math.ceil(rc[:, 1].max()) - math.floor(rc[:, 1].min()))
+            m[:, 2] += ((nw - w) / 2, (nh - h) / 2)
+            img = cv2.warpAffine(img, m, (nw, nh), flags=cv2.INTER_LINEAR)
+            hm = None if hm is None else cv2.warpAffine(hm, m, (nw, nh), flags=cv2.INTER_LINEAR)
+            mask = None if mask is None else cv2.warpAffine(mask, m, (nw, nh), flags=cv2.INTER_NEAREST)
+            bc = np.array([[box[0], box[1]], [box[0], box[3]], [box[2], box[1]], [box[2], box[3]]]) @ m[:, :2].T
+            bc += m[:, 2]
+            box = np.array(
+                [max(bc[:, 0].min(), 0), max(bc[:, 1].min(), 0), min(bc[:, 0].max(), nw), min(bc[:, 1].max(), nh)]
+            )
+            pts = np.clip(pts @ m[:, :2].T + m[:, 2], 0, [nw - 1e-3, nh - 1e-3]) if len(pts) else pts
+            h, w = nh, nw
+        if rng.random() < self.lsj:
+            sc = 0.1 + rng.random() * 0.9
+            nh, nw = max(int(h * sc), 1), max(int(w * sc), 1)
+
+            def shrink(a: np.ndarray, interp: int) -> np.ndarray:
+                out = np.zeros((h, w, *a.shape[2:]), a.dtype)
+                out[:nh, :nw] = cv2.resize(a, (nw, nh), interpolation=interp).reshape(nh, nw, *a.shape[2:])
+                return out
+
+            img = shrink(img, cv2.INTER_LINEAR)
+            hm = None if hm is None else shrink(hm, cv2.INTER_LINEAR)
+            mask = None if mask is None else shrink(mask, cv2.INTER_NEAREST)
+            box, pts = box * sc, pts * sc
+        inout = ann.inout if ann.inout != 1 or len(pts) else 0
+        new = replace(
+            ann,
+            width=int(w),
+            height=int(h),
+            head_box=tuple(float(v) for v in box),
+            gaze_points=pts,
+            inout=inout,
+            target_mask=None if mask is None else mask.astype(bool),
+        )
+        return np.ascontiguousarray(img), new, hm
+
+
+def _color_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    import cv2
+
+    x = image.astype(np.float32)
+    x = x * rng.uniform(0.6, 1.4)  # brightness
+    gray = x @ np.array([0.299, 0.587, 0.114], np.float32)
+    x = (x - gray.mean()) * rng.uniform(0.6, 1.4) + gray.mean()  # contrast
+    gray = (x @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    x = (x - gray) * rng.uniform(0.8, 1.2) + gray  # saturation
+    hsv = cv2.cvtColor(np.clip(x, 0, 255).astype(np.uint8), cv2.COLOR_RGB2HSV)
+    hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + int(round(rng.uniform(-0.1, 0.1) * 180))) % 180).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
 def gaussian_heatmap(points_xy: np.ndarray, size: int = 64, sigma: float = 3.0) -> np.ndarray:
     """``[size, size]`` float32: sum of ``draw_labelmap`` Gaussians (peak 1, 6σ+1 window, int-truncated
     upper-left corner) at ``points_xy`` given in [0, 1] coordinates, as in ViTGaze/Chong et al."""
@@ -747,6 +873,7 @@ class SyntheticGazeDataset:
         input_size: int | None = None,
         output_size: int = 64,
         flip_prob: float = 0.0,
+        augment: GazeAugment | None = None,
     ) -> None:
         if n_scenes < 1:
             raise ConfigError(f"n_scenes must be >= 1, got {n_scenes}")
@@ -755,6 +882,7 @@ class SyntheticGazeDataset:
         self.input_size = input_size
         self.output_size = output_size
         self.flip_prob = flip_prob
+        self.augment = augment
         self.index = [
             (s, p) for s in range(self.n_scenes) for p in range(scene_people_count(self.config, seed, split, s))
         ]
@@ -787,13 +915,17 @@ class SyntheticGazeDataset:
         s, _ = self.index[i]
         image, ann = self.record(i)
         flip = False
+        rng = np.random.default_rng([self.seed, 7, s, i])
         if self.flip_prob > 0:
-            flip = bool(np.random.default_rng([self.seed, 7, s, i]).random() < self.flip_prob)
+            flip = bool(rng.random() < self.flip_prob)
+        head_map = self.scene(s).head_map
+        if self.augment is not None and self.augment.active:
+            image, ann, head_map = self.augment(image, ann, head_map, rng)
         return gaze_sample_to_tensors(
             image,
             ann,
             input_size=self.input_size,
-            head_map=self.scene(s).head_map,
+            head_map=head_map,
             output_size=self.output_size,
             max_points=max(20, self.config.n_annotators),
             flip=flip,
@@ -814,6 +946,8 @@ class SyntheticGazeDataModule(GazekitDataModule):
         :class:`GazeSceneConfig` (``head_radius`` = (min, max) fraction of the image side; ``head_grid`` in
         scene px, e.g. 28 = a 14-px patch at half the scene size).
         flip_prob: probability of a horizontal flip of a training sample.
+        color_jitter, bbox_jitter, crop_prob, rotate_prob, lsj_prob: the release's other augmentations
+            (:class:`GazeAugment`; 0 = off, the release's GazeFollow recipe uses 0.5 each).
         batch_size, num_workers, seed: see :class:`~gazekit.datasets.base.GazekitDataModule`.
     """
 
@@ -840,6 +974,11 @@ class SyntheticGazeDataModule(GazekitDataModule):
         min_object_gap: float = 35.0,
         head_grid: int = 0,
         flip_prob: float = 0.5,
+        color_jitter: float = 0.0,
+        bbox_jitter: float = 0.0,
+        crop_prob: float = 0.0,
+        rotate_prob: float = 0.0,
+        lsj_prob: float = 0.0,
         batch_size: int = 32,
         num_workers: int | None = None,
         seed: int = 0,
@@ -866,6 +1005,7 @@ class SyntheticGazeDataModule(GazekitDataModule):
             min_object_gap=min_object_gap,
             head_grid=head_grid,
         )
+        self.augment = GazeAugment(color_jitter, bbox_jitter, crop_prob, rotate_prob, lsj_prob)
         self.datasets: dict[str, SyntheticGazeDataset] = {}
 
     def split_dataset(self, split: str) -> SyntheticGazeDataset:
@@ -879,6 +1019,7 @@ class SyntheticGazeDataModule(GazekitDataModule):
                 input_size=self.input_size,
                 output_size=self.output_size,
                 flip_prob=self.flip_prob if split == "train" else 0.0,
+                augment=self.augment if split == "train" else None,
             )
         return self.datasets[split]
 
