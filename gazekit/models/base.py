@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -23,7 +24,7 @@ from gazekit.models.registry import spec_for_class
 from gazekit.types import GazeMap, Scanpath, Stimulus, Task
 from gazekit.weights import WeightsSource, read_checkpoint, resolve_weights, write_checkpoint
 
-__all__ = ["GazePredictor", "GazekitModule", "ScanpathPredictor"]
+__all__ = ["GazePredictor", "GazekitModule", "ScanpathPredictor", "minmax_heatmaps", "warmup_cosine"]
 
 
 class ScanpathPredictor:
@@ -196,3 +197,27 @@ def _all_subclasses(cls: type) -> list[type]:
     for c in cls.__subclasses__():
         out += [c, *_all_subclasses(c)]
     return out
+
+
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float, min_lr_ratio: float
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step LR factor: linear warm-up over ``round(total · warmup_fraction)`` steps, then cosine from 1 to
+    ``min_lr_ratio`` at ``total_steps`` (ViTGaze's schedule; GazeSeg uses it too)."""
+    total = max(int(total_steps), 1)
+    warm = max(int(round(total * warmup_fraction)), 0)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / (warm + 1)
+        t = min((step - warm) / max(total - warm, 1), 1.0)
+        return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def minmax_heatmaps(heat: torch.Tensor) -> np.ndarray:
+    """``[B, h, w]`` raw maps → float numpy scaled to [0, 1] per map (keeps the ranking and the argmax)."""
+    lo = heat.flatten(1).min(1).values[:, None, None]
+    hi = heat.flatten(1).max(1).values[:, None, None]
+    return ((heat - lo) / (hi - lo).clamp_min(1e-12)).float().cpu().numpy()

@@ -38,7 +38,7 @@ from torch import nn
 from gazekit.backbones.nat import NAT
 from gazekit.datasets.synthetic.gaze import GAZE_CATEGORIES, clean_head_boxes, gaze_input_tensor
 from gazekit.errors import ConfigError
-from gazekit.models.base import GazekitModule, GazePredictor
+from gazekit.models.base import GazekitModule, GazePredictor, minmax_heatmaps, warmup_cosine
 from gazekit.types import GazeMap
 
 __all__ = [
@@ -412,16 +412,8 @@ class GazeSeg(GazekitModule, GazePredictor):
         opt = torch.optim.AdamW(
             [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=hp.lr
         )
-        total = max(int(getattr(self.trainer, "estimated_stepping_batches", 1) or 1), 1) if self._trainer else 1
-        warm = max(int(round(total * hp.warmup_fraction)), 0)
-
-        def factor(step: int) -> float:
-            if step < warm:
-                return (step + 1) / (warm + 1)
-            t = min((step - warm) / max(total - warm, 1), 1.0)
-            return hp.min_lr_ratio + (1 - hp.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        total = int(getattr(self.trainer, "estimated_stepping_batches", 1) or 1) if self._trainer else 1
+        sched = warmup_cosine(opt, total, hp.warmup_fraction, hp.min_lr_ratio)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # ------------------------------------------------------------------ inference
@@ -448,8 +440,7 @@ class GazeSeg(GazekitModule, GazePredictor):
         out = self(x, hb.to(self.device))
         self.train(was)
         heat = out["heatmap"].float()
-        lo, hi = heat.flatten(1).min(1).values[:, None, None], heat.flatten(1).max(1).values[:, None, None]
-        heat = ((heat - lo) / (hi - lo).clamp_min(1e-12)).cpu().numpy()
+        heat = minmax_heatmaps(heat)
         masks = out["mask"].float().cpu().numpy()
         probs = torch.softmax(out["class_logits"].float(), -1).cpu().numpy()
         inout = torch.sigmoid(out["inout"]).float().cpu().numpy()

@@ -30,7 +30,7 @@ from gazekit.datasets.base import GazekitDataModule
 from gazekit.datasets.synthetic.gaze import clean_head_boxes, gaze_input_tensor
 from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
 from gazekit.metrics.following import evaluate_gaze_arrays
-from gazekit.models.base import GazekitModule, GazePredictor
+from gazekit.models.base import GazekitModule, GazePredictor, minmax_heatmaps, warmup_cosine
 from gazekit.types import GazeMap
 from gazekit.weights import load_state_dict
 
@@ -474,16 +474,8 @@ class ViTGaze(GazekitModule, GazePredictor):
         opt = torch.optim.AdamW(param_groups, lr=hp.lr, betas=tuple(hp.betas))
         if hp.lr_schedule == "constant":
             return opt
-        total = max(int(getattr(self.trainer, "estimated_stepping_batches", 1) or 1), 1) if self._trainer else 1
-        warm = max(int(round(total * hp.warmup_fraction)), 0)
-
-        def factor(step: int) -> float:
-            if step < warm:
-                return (step + 1) / (warm + 1)
-            t = min((step - warm) / max(total - warm, 1), 1.0)
-            return hp.min_lr_ratio + (1 - hp.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        total = int(getattr(self.trainer, "estimated_stepping_batches", 1) or 1) if self._trainer else 1
+        sched = warmup_cosine(opt, total, hp.warmup_fraction, hp.min_lr_ratio)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # ------------------------------------------------------------------ inference
@@ -512,9 +504,7 @@ class ViTGaze(GazekitModule, GazePredictor):
         s = self.hparams.heatmap_size
         heat = F.interpolate(out["heatmap"][:, None].float(), size=(s, s), mode="bilinear", align_corners=True)[:, 0]
         # min-max scaling keeps the ranking (AUC) and the argmax of the raw regression output
-        lo = heat.flatten(1).min(1).values[:, None, None]
-        hi = heat.flatten(1).max(1).values[:, None, None]
-        heat = ((heat - lo) / (hi - lo).clamp_min(1e-12)).cpu().numpy()
+        heat = minmax_heatmaps(heat)
         inout = torch.sigmoid(out["inout"]).float().cpu().numpy()
         maps = []
         for i, b in enumerate(boxes):
