@@ -31,9 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gazekit.datasets.search_trials import Trial
 from gazekit.errors import ConfigError
 from gazekit.models.base import GazekitModule, ScanpathPredictor
-from gazekit.models.oat_data import DisplayEncoding, OATBatch, OATTensorizer, Trial
+from gazekit.models.oat_inputs import DisplayEncoding, OATBatch, OATTensorizer
 from gazekit.types import Scanpath, Stimulus, Task
 
 __all__ = [

@@ -102,7 +102,7 @@ def object_view(sp: Scanpath, stimulus, drop_first: bool) -> Scanpath:  # noqa: 
     the start fixation when ``drop_first``, with ``meta['target_object']`` for the behavioural delta."""
     import dataclasses
 
-    from gazekit.models.oat_data import fixations_to_objects
+    from gazekit.models.oat_inputs import fixations_to_objects
 
     objs = fixations_to_objects(sp, stimulus)
     k = 1 if drop_first and len(sp) > 1 else 0
@@ -180,7 +180,7 @@ def human_set(humans, stimuli_by_key, drop_first: bool, max_step: int = 6) -> di
 def _load_recipe(path: str | Path) -> dict:
     import yaml
 
-    from gazekit.models.oat_data import _resolve
+    from gazekit.datasets.search_trials import resolve_data_path as _resolve
 
     return yaml.safe_load(Path(_resolve(str(path))).read_text())
 
@@ -273,7 +273,7 @@ def run_object_level(
     import tempfile
     import time
 
-    from gazekit.models.oat_data import ObjectTrialDataModule
+    from gazekit.datasets.search_trials import ObjectTrialDataModule
 
     recipe = _load_recipe(recipe_path)
     recipe["model"]["init_args"].update(overrides or {})
@@ -343,7 +343,7 @@ def run_synthetic(
     import tempfile
     import time
 
-    from gazekit.models.oat_data import OATSyntheticDataModule
+    from gazekit.datasets.search_trials import OATSyntheticDataModule
 
     recipe = _load_recipe(recipe_path)
     recipe["model"]["init_args"].update(overrides or {})

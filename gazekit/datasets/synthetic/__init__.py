@@ -4,7 +4,7 @@
   :class:`SearchWorld` (split, trials, save/load in the COCO-Search18 layout) and :func:`build_world`.
 * :mod:`~gazekit.datasets.synthetic.observers`: the guided-search observer model, its per-subject
   parameters, :func:`simulate` and :func:`observer_statistics`.
-* :mod:`~gazekit.datasets.synthetic.datamodule`: :class:`SyntheticSearchDataModule` for LightningCLI.
+* Its DataModule is :class:`gazekit.datasets.search_trials.OATSyntheticDataModule`.
 * :mod:`~gazekit.datasets.synthetic.gaze`: the synthetic gaze-following world (people, faces and objects
   with known gaze targets), :func:`render_gaze_scene` and :class:`SyntheticGazeDataModule` (imported from
   that module: it needs torch).
