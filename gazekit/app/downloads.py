@@ -9,19 +9,20 @@ from typing import Any
 import numpy as np
 
 from gazekit.app.inputs import ImageInput
+from gazekit.datasets.coco_search18 import scanpath_to_record
+from gazekit.datasets.scanpath_csv import scanpaths_to_csv_text
+from gazekit.imageio import encode_png
 from gazekit.types import GazeMap, Scanpath
 
 
 def predictions_csv(scanpaths: Sequence[Scanpath]) -> bytes:
     """Predictions as a gazekit scanpath CSV."""
-    from gazekit.datasets.scanpath_csv import scanpaths_to_csv_text
 
     return scanpaths_to_csv_text(scanpaths).encode("utf-8")
 
 
 def predictions_json(scanpaths: Sequence[Scanpath]) -> bytes:
     """Predictions as COCO-Search18 fixation JSON (coordinates in the image frame)."""
-    from gazekit.datasets.coco_search18 import scanpath_to_record
 
     return json.dumps([scanpath_to_record(s) for s in scanpaths], indent=1).encode("utf-8")
 
@@ -43,6 +44,5 @@ def gaze_json(img: ImageInput, gaze_maps: Sequence[GazeMap]) -> bytes:
 
 def png_bytes(image: np.ndarray) -> bytes:
     """``[H, W, 3]`` uint8 RGB as PNG bytes."""
-    from gazekit.imageio import encode_png
 
     return encode_png(np.ascontiguousarray(image))

@@ -12,6 +12,7 @@ import numpy as np
 
 from gazekit.app.inputs import ImageInput
 from gazekit.errors import DataFormatError, GazekitError
+from gazekit.io import parse_scanpaths
 from gazekit.metrics import SCANPATH_METRICS, human_consistency, score_scanpaths
 from gazekit.types import FrameTransform, Scanpath
 
@@ -33,7 +34,6 @@ class HumanMatch:
 
 def parse_humans(data: bytes, name: str) -> list[Scanpath]:
     """Human scanpaths from an upload (gazekit CSV or COCO-Search18 JSON); DataFormatError on bad files."""
-    from gazekit.io import parse_scanpaths
 
     sps = parse_scanpaths(data, name)
     if not sps:

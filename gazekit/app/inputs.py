@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+import cv2
 import numpy as np
 
 from gazekit.app.limits import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES, MODEL_MAX_SIDE
 from gazekit.datasets.synthetic import search as gallery
 from gazekit.errors import DataFormatError
+from gazekit.imageio import decode_image
 from gazekit.types import Frame, FrameTransform, ObjectBox, Scanpath, Stimulus, Target, Task
 
 
@@ -86,7 +88,6 @@ def _downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, FrameTrans
     s = max_side / max(h, w)
     if s >= 1.0:
         return image, FrameTransform()
-    import cv2
 
     nw, nh = max(1, round(w * s)), max(1, round(h * s))
     small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
@@ -112,7 +113,6 @@ def image_from_upload(
         raise DataFormatError(
             f"file is {len(data) / 2**20:.1f} MB, above the viewer's limit of {max_bytes / 2**20:.0f} MB", path=name
         )
-    from gazekit.imageio import decode_image
 
     image = decode_image(data, name, max_pixels=max_pixels)
     work, to_full = _downscale(image, MODEL_MAX_SIDE if max_side is None else max_side)

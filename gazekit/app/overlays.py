@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+import cv2
 import numpy as np
 
 from gazekit import viz
@@ -16,7 +17,6 @@ from gazekit.types import GazeMap, Scanpath, Target
 
 def fixation_heatmap(scanpaths: Sequence[Scanpath], width: int, height: int, sigma: float | None = None) -> np.ndarray:
     """``[height, width]`` fixation density in [0, 1] (duration-weighted where known, Gaussian blurred)."""
-    import cv2
 
     m = np.zeros((height, width), np.float32)
     for sp in scanpaths:

@@ -12,6 +12,7 @@ import numpy as np
 from gazekit import heads
 from gazekit.app.inputs import ImageInput, TaskSpec, validate_box
 from gazekit.errors import DataFormatError, GazekitError, WeightsNotFoundError
+from gazekit.models.registry import list_models, load_predictor
 from gazekit.types import FrameTransform, GazeMap, Scanpath
 
 
@@ -61,7 +62,6 @@ _TASK_KEYS = {"search": "search", "freeview": "freeview", "gaze": "gaze"}
 
 def model_rows(task: str | None = None) -> list[ModelRow]:
     """Registered models (all of them, available or not) that serve ``task`` (search / freeview / gaze)."""
-    from gazekit.models.registry import list_models
 
     rows = []
     for s in list_models():
@@ -104,7 +104,6 @@ def load_model(name: str, weights: str | None = None, device: str = "cpu") -> An
         WeightsNotFoundError: a learned model without weights (the message says how to get them).
         GazekitError: unknown or uninstalled model, bad weights argument.
     """
-    from gazekit.models.registry import load_predictor
 
     weights = (weights or "").strip() or None
     model = load_predictor(name, weights=weights, device=device)

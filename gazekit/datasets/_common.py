@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gazekit.errors import DataFormatError
+from gazekit.errors import ConfigError, DataFormatError
 
 __all__ = [
     "check_errors_arg",
@@ -35,8 +35,6 @@ MAX_TEXT_BYTES = 2_000_000_000
 
 def check_errors_arg(errors: str) -> None:
     if errors not in ("raise", "skip"):
-        from gazekit.errors import ConfigError
-
         raise ConfigError(f"errors must be 'raise' or 'skip', got {errors!r}")
 
 

@@ -33,7 +33,15 @@ import torch
 
 from gazekit.datasets.search_trials import Trial
 from gazekit.errors import ConfigError, DataFormatError
-from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task, object_index_for_box
+from gazekit.types import (
+    ObjectBox,
+    Scanpath,
+    Stimulus,
+    Target,
+    Task,
+    assign_fixations_to_objects,
+    object_index_for_box,
+)
 
 __all__ = [
     "CROP_HW",
@@ -84,7 +92,8 @@ def _centres_sizes(objs: Sequence[ObjectBox]) -> tuple[np.ndarray, np.ndarray]:
 
 def fixations_to_objects(scanpath: Scanpath, stimulus: Stimulus) -> np.ndarray:
     """Object index per fixation: ``scanpath.objects`` where given and >= 0, else the object whose box
-    contains the fixation (smallest such box), else the nearest object centre (release rule for Amazon)."""
+    contains the fixation (smallest such box), else the nearest object centre (release rule for Amazon:
+    :func:`~gazekit.types.assign_fixations_to_objects` with ``rule="radius"``, no radius limit)."""
     n = len(scanpath)
     out = np.full(n, -1, dtype=np.int64)
     if scanpath.objects is not None:
@@ -96,17 +105,7 @@ def fixations_to_objects(scanpath: Scanpath, stimulus: Stimulus) -> np.ndarray:
             "display's objects (e.g. COCO-Search18 detections) or use a synthetic gallery display"
         )
     todo = np.nonzero((out < 0) | (out >= len(objs)))[0]
-    if len(todo):
-        centres, _ = _centres_sizes(objs)
-        areas = np.array([o.w * o.h for o in objs])
-        for i in todo:
-            x, y = scanpath.x[i], scanpath.y[i]
-            inside = np.array([bool(o.contains(x, y)) for o in objs])
-            if inside.any():
-                cand = np.nonzero(inside)[0]
-                out[i] = cand[np.argmin(areas[cand])]
-            else:
-                out[i] = int(np.argmin(((centres - (x, y)) ** 2).sum(1)))
+    out[todo] = assign_fixations_to_objects(scanpath.x[todo], scanpath.y[todo], objs, rule="radius")
     return out
 
 

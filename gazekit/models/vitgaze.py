@@ -20,13 +20,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gazekit.backbones.loading import load_backbone
 from gazekit.backbones.vit import VisionTransformer
 from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
+from gazekit.heads import detect_heads
+from gazekit.metrics.following import gazefollow_auc, inout_ap, l2
 from gazekit.models.base import GazekitModule, GazePredictor
 from gazekit.types import GazeMap
 from gazekit.weights import load_state_dict
@@ -244,8 +248,6 @@ class ViTGaze(GazekitModule, GazePredictor):
             "final_norm": False,  # ViTGaze: norm_features=False
         }
         if pretrained:
-            from gazekit.backbones.loading import load_backbone
-
             self.backbone = load_backbone(pretrained, pretrained_weights, **vit_kw)
         else:
             self.backbone = VisionTransformer(**vit_kw)
@@ -424,7 +426,6 @@ class ViTGaze(GazekitModule, GazePredictor):
 
     # ------------------------------------------------------------------ inference
     def _prepare(self, image: np.ndarray) -> torch.Tensor:
-        import cv2
 
         img = np.asarray(image)
         if img.ndim == 2:
@@ -445,8 +446,6 @@ class ViTGaze(GazekitModule, GazePredictor):
     def predict_gazes(self, image: np.ndarray, head_boxes: Sequence[Sequence[float]] | None = None) -> list[GazeMap]:
         """One :class:`GazeMap` per head box (px); ``None`` detects heads with :func:`gazekit.heads.detect_heads`."""
         if head_boxes is None:
-            from gazekit.heads import detect_heads
-
             head_boxes = detect_heads(image)
         h, w = np.asarray(image).shape[:2]
         boxes = []
@@ -497,7 +496,6 @@ def evaluate_arrays(arr: dict[str, np.ndarray]) -> dict[str, float]:
     ``arr``: ``heat [M, 64, 64]``, ``points [M, K, 2]`` (normalised, −1 padded), ``inout [M]`` (1/0),
     ``score [M]`` (in-frame probability), ``imsize [M, 2]`` (W, H). AUC and L2 use in-frame samples.
     """
-    from gazekit.metrics.following import gazefollow_auc, inout_ap, l2
 
     aucs, avg, mn = [], [], []
     for i in range(len(arr["heat"])):

@@ -13,6 +13,7 @@
 from gazekit.datasets.synthetic.observers import (
     GuidedSearchObserver,
     ObserverParams,
+    observed_objects,
     observer_statistics,
     simulate,
     subject_params,
@@ -21,7 +22,6 @@ from gazekit.datasets.synthetic.search import (
     SearchWorld,
     SearchWorldConfig,
     build_world,
-    fixated_objects,
     render_display,
     render_object,
 )
@@ -32,7 +32,7 @@ __all__ = [
     "SearchWorld",
     "SearchWorldConfig",
     "build_world",
-    "fixated_objects",
+    "observed_objects",
     "observer_statistics",
     "render_display",
     "render_object",
