@@ -228,21 +228,7 @@ def parse_coco_search18(data: Any, path: str = "<json>") -> list[Scanpath]:
 def read_coco_search18_json(path: str | Path) -> list[Scanpath]:
     """Read a COCO-Search18 / COCO-FreeView fixation file."""
     p = Path(path)
-    try:
-        with p.open("rb") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise DataFormatError("file not found", path=p) from None
-    except json.JSONDecodeError as e:
-        raise DataFormatError(
-            f"invalid JSON ({e.msg} at line {e.lineno}, column {e.colno})", path=p, line=e.lineno
-        ) from None
-    except UnicodeDecodeError as e:
-        raise DataFormatError(f"not UTF-8 text ({e.reason})", path=p) from None
-    except RecursionError:
-        raise DataFormatError("JSON nested too deeply", path=p) from None
-    except OSError as e:
-        raise DataFormatError(f"cannot read ({e.strerror})", path=p) from None
+    data = load_json(p)
     return parse_coco_search18(data, str(p))
 
 

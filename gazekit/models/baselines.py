@@ -51,15 +51,7 @@ import numpy as np
 
 from gazekit.errors import ConfigError, DataFormatError
 from gazekit.models.base import ScanpathPredictor
-from gazekit.types import (
-    ObjectBox,
-    Scanpath,
-    Stimulus,
-    Target,
-    Task,
-    assign_fixations_to_objects,
-    object_index_for_box,
-)
+from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task, assign_fixations_to_objects, object_index_for_box
 
 __all__ = [
     "CenterBias",

@@ -715,8 +715,3 @@ class OAT(GazekitModule, ScanpathPredictor):
             for enc, sq, off, t in zip(batch.displays, seqs, offs, trials, strict=True):
                 out.append(self.to_scanpath(enc, sq, t.task, off if use_off else None))
         return out
-
-    def predict_scanpath(
-        self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None
-    ) -> Scanpath:
-        return self.predict_scanpaths([stimulus], [task], sample=sample, seed=seed)[0]

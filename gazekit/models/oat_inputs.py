@@ -33,15 +33,7 @@ import torch
 
 from gazekit.datasets.search_trials import Trial
 from gazekit.errors import ConfigError, DataFormatError
-from gazekit.types import (
-    ObjectBox,
-    Scanpath,
-    Stimulus,
-    Target,
-    Task,
-    assign_fixations_to_objects,
-    object_index_for_box,
-)
+from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task, assign_fixations_to_objects, object_index_for_box
 
 __all__ = [
     "CROP_HW",
