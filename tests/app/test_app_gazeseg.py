@@ -8,14 +8,14 @@ import json
 import numpy as np
 import pytest
 
-from gazekit import app_support as sup
+from gazekit.app import prediction
 from gazekit.datasets.synthetic.gaze import GAZE_CATEGORIES, render_gaze_scene
 from tests.app.conftest import png
 from tests.app.test_app_flows import decode, download, errors, upload
 
 
 def test_gazeseg_draws_the_mask_and_names_the_object(app, media) -> None:  # noqa: ANN001
-    if not any(r.name == "gazeseg" and r.bundled for r in sup.model_rows("gaze")):
+    if not any(r.name == "gazeseg" and r.bundled for r in prediction.model_rows("gaze")):
         pytest.skip("GazeSeg or its shipped checkpoint is not in this install")
     sc = render_gaze_scene(1, seed=0, split="test")
     a = next(a for a in sc.annotations if a.inout == 1)
