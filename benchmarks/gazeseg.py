@@ -358,13 +358,8 @@ def speed(args: argparse.Namespace) -> dict:
             row[f"{name}_params_m"] = round(sum(p.numel() for p in m.parameters()) / 1e6, 3)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    return {
-        "device": args.device,
-        "threads": args.threads,
-        "cpu": platform.processor() or platform.machine(),
-        "backend_env": requested_backend(),
-        "rows": rows,
-    }
+    machine = {"device": args.device, "threads": args.threads, "cpu": platform.processor() or platform.machine()}
+    return {**machine, "backend_env": requested_backend(), "rows": rows}
 
 
 def export(args: argparse.Namespace) -> dict:

@@ -19,12 +19,21 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
+from gazekit.datasets.synthetic.gaze import head_box_batch
 from gazekit.errors import ConfigError
+from gazekit.heads import detect_heads
 from gazekit.models.registry import spec_for_class
 from gazekit.types import GazeMap, Scanpath, Stimulus, Task
 from gazekit.weights import WeightsSource, read_checkpoint, resolve_weights, write_checkpoint
 
-__all__ = ["GazePredictor", "GazekitModule", "ScanpathPredictor", "minmax_heatmaps", "warmup_cosine"]
+__all__ = [
+    "GazePredictor",
+    "GazekitModule",
+    "ScanpathPredictor",
+    "forward_on_head_boxes",
+    "minmax_heatmaps",
+    "warmup_cosine",
+]
 
 
 class ScanpathPredictor:
@@ -221,3 +230,21 @@ def minmax_heatmaps(heat: torch.Tensor) -> np.ndarray:
     lo = heat.flatten(1).min(1).values[:, None, None]
     hi = heat.flatten(1).max(1).values[:, None, None]
     return ((heat - lo) / (hi - lo).clamp_min(1e-12)).float().cpu().numpy()
+
+
+@torch.no_grad()
+def forward_on_head_boxes(
+    model: torch.nn.Module, image: np.ndarray, head_boxes: Sequence[Sequence[float]] | None, input_size: int
+) -> tuple[list[tuple[float, float, float, float]], dict[str, torch.Tensor] | None]:
+    """Run a gaze model (``model(images, head_boxes)``) in eval mode on every person of one image: the cleaned px
+    boxes and the outputs (None without boxes). ``head_boxes=None`` detects heads (:func:`gazekit.heads.detect_heads`)."""
+    device = next(model.parameters()).device
+    boxes, x, hb = head_box_batch(image, detect_heads(image) if head_boxes is None else head_boxes, input_size, device)
+    if not boxes:
+        return boxes, None
+    was = model.training
+    model.eval()
+    try:
+        return boxes, model(x, hb)
+    finally:
+        model.train(was)

@@ -30,15 +30,16 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gazekit.backbones.nat import NAT
-from gazekit.datasets.synthetic.gaze import GAZE_CATEGORIES, clean_head_boxes, gaze_input_tensor
+from gazekit.datasets.synthetic.gaze import GAZE_CATEGORIES
 from gazekit.errors import ConfigError
-from gazekit.models.base import GazekitModule, GazePredictor, minmax_heatmaps, warmup_cosine
+from gazekit.models.base import GazekitModule, GazePredictor, forward_on_head_boxes, minmax_heatmaps, warmup_cosine
 from gazekit.types import GazeMap
 
 __all__ = [
@@ -423,24 +424,11 @@ class GazeSeg(GazekitModule, GazePredictor):
         in/out probability, ``mask [H, W]`` bool (the mask logits > 0, upsampled), ``category`` (top class);
         ``meta`` holds ``top5`` (class, probability) pairs, ``direction`` and ``weights`` (where they came from).
         ``None`` detects heads with :func:`gazekit.heads.detect_heads`."""
-        import cv2
-
-        if head_boxes is None:
-            from gazekit.heads import detect_heads  # only for photos without boxes (loads the face detector)
-
-            head_boxes = detect_heads(image)
-        h, w = np.asarray(image).shape[:2]
-        boxes = clean_head_boxes((h, w), head_boxes)
-        if not boxes:
+        boxes, out = forward_on_head_boxes(self, image, head_boxes, int(self.hparams.input_size))
+        if out is None:
             return []
-        was = self.training
-        self.eval()
-        x = gaze_input_tensor(image, int(self.hparams.input_size)).to(self.device)[None].expand(len(boxes), -1, -1, -1)
-        hb = torch.tensor([[b[0] / w, b[1] / h, b[2] / w, b[3] / h] for b in boxes], dtype=torch.float32)
-        out = self(x, hb.to(self.device))
-        self.train(was)
-        heat = out["heatmap"].float()
-        heat = minmax_heatmaps(heat)
+        h, w = np.asarray(image).shape[:2]
+        heat = minmax_heatmaps(out["heatmap"].float())
         masks = out["mask"].float().cpu().numpy()
         probs = torch.softmax(out["class_logits"].float(), -1).cpu().numpy()
         inout = torch.sigmoid(out["inout"]).float().cpu().numpy()

@@ -27,11 +27,9 @@ from torch import nn
 
 from gazekit.backbones.loading import load_backbone
 from gazekit.backbones.vit import VisionTransformer
-from gazekit.datasets.synthetic.gaze import clean_head_boxes, gaze_input_tensor
 from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
-from gazekit.heads import detect_heads
 from gazekit.metrics.following import evaluate_gaze_arrays
-from gazekit.models.base import GazekitModule, GazePredictor, minmax_heatmaps, warmup_cosine
+from gazekit.models.base import GazekitModule, GazePredictor, forward_on_head_boxes, minmax_heatmaps, warmup_cosine
 from gazekit.types import GazeMap
 from gazekit.weights import load_state_dict
 
@@ -476,26 +474,13 @@ class ViTGaze(GazekitModule, GazePredictor):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # ------------------------------------------------------------------ inference
-    def _prepare(self, image: np.ndarray) -> torch.Tensor:
-        return gaze_input_tensor(image, int(self.hparams.input_size)).to(self.device)
-
     @torch.no_grad()
     def predict_gazes(self, image: np.ndarray, head_boxes: Sequence[Sequence[float]] | None = None) -> list[GazeMap]:
         """One :class:`GazeMap` per head box (px); ``None`` detects heads with :func:`gazekit.heads.detect_heads`."""
-        if head_boxes is None:
-            head_boxes = detect_heads(image)
-        h, w = np.asarray(image).shape[:2]
-        boxes = clean_head_boxes((h, w), head_boxes)
-        if not boxes:
+        boxes, out = forward_on_head_boxes(self, image, head_boxes, int(self.hparams.input_size))
+        if out is None:
             return []
-        was = self.training
-        self.eval()
-        x = self._prepare(image)[None].expand(len(boxes), -1, -1, -1)
-        hb = torch.tensor(
-            [[b[0] / w, b[1] / h, b[2] / w, b[3] / h] for b in boxes], dtype=torch.float32, device=x.device
-        )
-        out = self(x, hb)
-        self.train(was)
+        h, w = np.asarray(image).shape[:2]
         s = self.hparams.heatmap_size
         heat = F.interpolate(out["heatmap"][:, None].float(), size=(s, s), mode="bilinear", align_corners=True)[:, 0]
         # min-max scaling keeps the ranking (AUC) and the argmax of the raw regression output

@@ -31,11 +31,8 @@ TINY = {
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_thread(one_torch_thread) -> None:  # noqa: ANN001
+    """Tiny tensors (see tests/models/test_vitgaze.py)."""
 
 
 def _batch(n: int = 4, size: int = 64, out: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:

@@ -29,12 +29,8 @@ TINY = {
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
+def _one_thread(one_torch_thread) -> None:  # noqa: ANN001
     """Tiny tensors: extra intra-op threads only add synchronisation (10x slower on a loaded 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def tiny(**kw) -> ViTGaze:

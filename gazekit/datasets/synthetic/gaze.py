@@ -51,6 +51,7 @@ __all__ = [
     "SyntheticGazeDataModule",
     "SyntheticGazeDataset",
     "gaze_sample_to_tensors",
+    "head_box_batch",
     "head_gaussian_map",
     "render_face",
     "render_gaze_scene",
@@ -749,6 +750,21 @@ def _color_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     hsv = cv2.cvtColor(np.clip(x, 0, 255).astype(np.uint8), cv2.COLOR_RGB2HSV)
     hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + int(round(rng.uniform(-0.1, 0.1) * 180))) % 180).astype(np.uint8)
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+def head_box_batch(
+    image: np.ndarray, head_boxes: Sequence[Sequence[float]], input_size: int, device: Any = "cpu"
+) -> tuple[list[tuple[float, float, float, float]], torch.Tensor, torch.Tensor]:
+    """What a gaze model runs on for one image and several people: the cleaned px boxes
+    (:func:`clean_head_boxes`), the image tensor repeated per box ``[B, 3, S, S]`` and the boxes normalised to
+    [0, 1] ``[B, 4]``. With no boxes the tensors are empty."""
+    import torch
+
+    h, w = np.asarray(image).shape[:2]
+    boxes = clean_head_boxes((h, w), head_boxes)
+    x = gaze_input_tensor(image, input_size).to(device)[None].expand(len(boxes), -1, -1, -1)
+    hb = torch.tensor([[b[0] / w, b[1] / h, b[2] / w, b[3] / h] for b in boxes], dtype=torch.float32)
+    return boxes, x, hb.reshape(-1, 4).to(device)
 
 
 def gaussian_heatmap(points_xy: np.ndarray, size: int = 64, sigma: float = 3.0) -> np.ndarray:
