@@ -36,9 +36,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gazekit.backbones.loading import load_backbone
 from gazekit.backbones.nat import NAT
 from gazekit.datasets.synthetic.gaze import GAZE_CATEGORIES
 from gazekit.errors import ConfigError
+from gazekit.metrics.following import evaluate_gaze_arrays
 from gazekit.models.base import GazekitModule, GazePredictor, forward_on_head_boxes, minmax_heatmaps, warmup_cosine
 from gazekit.types import GazeMap
 
@@ -193,6 +195,9 @@ class GazeSeg(GazekitModule, GazePredictor):
         categories: class names (index = class id); default the synthetic scenes' shapes.
         *_weight: loss weights (direction, heatmap ×10,000 as ViTGaze's MSE, in/out, mask BCE, mask Dice, class).
         lr, weight_decay, warmup_fraction, min_lr_ratio: AdamW with linear warm-up and cosine decay.
+        eval_protocol, l2_decode: validation/test scoring, as ViTGaze's
+            (:func:`gazekit.metrics.following.evaluate_gaze_arrays`: GazeFollow or the release's VAT protocol;
+            argmax or DARK L2).
     """
 
     model_name = "gazeseg"
@@ -228,6 +233,8 @@ class GazeSeg(GazekitModule, GazePredictor):
         weight_decay: float = 0.05,
         warmup_fraction: float = 0.05,
         min_lr_ratio: float = 0.05,
+        eval_protocol: str = "gazefollow",
+        l2_decode: str = "argmax",
     ) -> None:
         super().__init__()
         depths = [2, 2, 2] if depths is None else list(depths)
@@ -235,6 +242,11 @@ class GazeSeg(GazekitModule, GazePredictor):
         categories = list(GAZE_CATEGORIES) if categories is None else list(categories)
         if len(categories) < 1:
             raise ConfigError("GazeSeg needs at least one category")
+        if eval_protocol not in ("gazefollow", "vat") or l2_decode not in ("argmax", "dark"):
+            raise ConfigError(
+                f"eval_protocol must be 'gazefollow'/'vat' and l2_decode 'argmax'/'dark', got {eval_protocol!r}, "
+                f"{l2_decode!r}"
+            )
         if heatmap_size < 8 or heatmap_size % 2:
             raise ConfigError(f"heatmap_size must be even and >= 8, got {heatmap_size}")
         self.save_hyperparameters()
@@ -243,8 +255,6 @@ class GazeSeg(GazekitModule, GazePredictor):
                 raise ConfigError("pretrained=True needs a published backbone name (e.g. 'nat_mini'), not 'custom'")
             self.backbone = NAT(embed_dim, depths, num_heads, kernel_size, mlp_ratio, dilations=dilations)
         else:
-            from gazekit.backbones.loading import load_backbone  # its builder table imports every backbone family
-
             self.backbone = load_backbone(backbone, pretrained_weights, pretrained=pretrained)
         if self.backbone.num_levels < 2:
             raise ConfigError("GazeSeg's neck needs a backbone with at least 2 levels (stride 8)")
@@ -386,13 +396,11 @@ class GazeSeg(GazekitModule, GazePredictor):
         self.validation_step(batch, batch_idx)
 
     def _log_eval(self, prefix: str) -> None:
-        from gazekit.metrics.following import evaluate_gaze_arrays
-
         if not self._val:
             return
         arr = {k: np.concatenate([d[k] for d in self._val]) for k in self._val[0]}
         self._val = []
-        m = evaluate_gaze_arrays(arr)
+        m = evaluate_gaze_arrays(arr, protocol=self.hparams.eval_protocol, decode=self.hparams.l2_decode)
         for k in ("dice", "iou", "top1"):
             if k in arr and np.isfinite(arr[k]).any():
                 m[k] = float(np.nanmean(arr[k]))
