@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gazekit.cliutil import bounded_int
+
 __all__ = ["add_arguments", "app_path", "build_command", "run"]
 
 
@@ -25,13 +27,16 @@ def app_path() -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    parser.add_argument("--port", type=bounded_int(1, 65535), default=8501, help="port to listen on (default 8501)")
     parser.add_argument(
         "--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)"
     )
     parser.add_argument("--browser", action="store_true", help="open a browser tab (default: headless)")
     parser.add_argument(
-        "--max-upload-mb", type=int, default=None, help="largest upload Streamlit accepts (default: the viewer's limit)"
+        "--max-upload-mb",
+        type=bounded_int(1, 100_000),
+        default=None,
+        help="largest upload Streamlit accepts (default: the viewer's limit)",
     )
     parser.add_argument("--print-command", action="store_true", help="print the streamlit command and exit")
 

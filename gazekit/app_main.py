@@ -313,7 +313,8 @@ def human_scanpaths(img: sup.ImageInput, task_label: str | None) -> list:
     if not humans:
         return []
     try:
-        match = sup.match_humans(humans, img, task_label)
+        # records without width/height: this image's pixels, said in a note (the viewer pass adds the choice)
+        match = sup.match_humans(humans, img, task_label, frame=(img.width, img.height))
     except GazekitError as e:
         st.error(str(e))
         return []

@@ -28,10 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
+from gazekit.cliutil import bounded_int, check_device
 from gazekit.errors import ConfigError, DataFormatError
 from gazekit.types import Scanpath, Stimulus, Target, Task
 
-__all__ = ["add_arguments", "parse_floats", "run"]
+__all__ = ["MAX_SAMPLES", "add_arguments", "parse_floats", "run"]
+
+#: sampled scanpaths per image (each is a full model pass; the score protocols use 10 to 100)
+MAX_SAMPLES = 1000
 
 
 def parse_floats(text: str, n: int, what: str) -> tuple[float, ...]:
@@ -59,10 +63,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--head-box", action="append", default=[], help="x1,y1,x2,y2 head box in px (gaze models; repeatable)"
     )
-    parser.add_argument("--samples", type=int, default=1, help="sampled scanpaths per image (1 = the most likely)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--samples",
+        type=bounded_int(1, MAX_SAMPLES),
+        default=1,
+        help=f"sampled scanpaths per image (1 = the most likely; at most {MAX_SAMPLES})",
+    )
+    parser.add_argument("--seed", type=bounded_int(0, 2**32 - 1), default=0, help="random seed (default 0)")
     parser.add_argument("--format", choices=["csv", "json"], default="csv", help="scanpath file format")
-    parser.add_argument("--device", default="cpu", help="torch device for learned models (default cpu)")
+    parser.add_argument(
+        "--device", default="cpu", help="torch device for learned models: cpu, cuda, cuda:N, mps (default cpu)"
+    )
     parser.add_argument("--out", default="gazekit_infer", help="output folder (default ./gazekit_infer)")
 
 
@@ -103,9 +114,9 @@ def run(args: argparse.Namespace) -> int:
     from gazekit.io import write_scanpaths
     from gazekit.models.registry import get_spec, load_predictor
 
-    if args.samples < 1:
-        raise ConfigError(f"--samples must be >= 1, got {args.samples}")
     spec = get_spec(args.model)
+    if str(args.device).lower() != "cpu":  # only then is torch imported (baselines on cpu never need it)
+        args.device = check_device(args.device)
     paths = [Path(p) for p in args.images]
     # read every image first: a bad file fails before any model is loaded or anything is written
     images = [read_image(p) for p in paths]

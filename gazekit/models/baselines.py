@@ -50,7 +50,7 @@ import cv2
 import numpy as np
 
 from gazekit.errors import ConfigError, DataFormatError
-from gazekit.models.base import ScanpathPredictor
+from gazekit.models.predictors import ScanpathPredictor
 from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task, object_index_for_box
 
 __all__ = [

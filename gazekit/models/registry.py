@@ -7,6 +7,7 @@ code that is not needed, and a model whose module is missing shows as unavailabl
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -61,11 +62,13 @@ class ModelSpec:
 
     @property
     def available(self) -> bool:
+        """Whether the model's module is present in this install (found without importing it: importing a
+        learned model pulls in torch and Lightning, seconds that ``gazekit models`` must not spend)."""
+        mod_name = self.target.partition(":")[0]
         try:
-            self.load_class()
-        except (UnknownModelError, AttributeError):
+            return importlib.util.find_spec(mod_name) is not None
+        except (ImportError, ValueError):
             return False
-        return True
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
