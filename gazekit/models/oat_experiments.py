@@ -180,9 +180,10 @@ def human_set(humans, stimuli_by_key, drop_first: bool, max_step: int = 6) -> di
 def _load_recipe(path: str | Path) -> dict:
     import yaml
 
-    from gazekit.models.oat_data import _resolve
-
-    return yaml.safe_load(Path(_resolve(str(path))).read_text())
+    p = Path(path).expanduser()
+    if not p.exists() and not p.is_absolute():  # a recipe named relative to the repository (configs/...)
+        p = Path(__file__).resolve().parents[2] / p
+    return yaml.safe_load(p.read_text())
 
 
 def train_oat(recipe: dict, datamodule, root: str | Path, max_epochs: int | None = None, seed: int = 0):  # noqa: ANN001

@@ -63,9 +63,18 @@ def test_yaml_parses(path):
     assert isinstance(data, dict) and data, f"{path} is empty"
 
 
-@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
-def test_experiment_recipe_runs_fast_dev_run(path, tmp_path):
-    cli_main(
+#: recipes on real data: the data options they take from the command line (relative to $GAZEKIT_SAMPLE_DATA)
+REAL_DATA = {
+    "oat_coco_search18.yaml": {
+        "--data.fixations": "coco_search18/coco_search18_fixations_TP_validation_split1.json",
+        "--data.detections": "coco_search18/detections",
+    },
+    "oat_amazon.yaml": {"--data.fixations": "amazon_covers/Amazon.json"},
+}
+
+
+def _fit(path: Path, tmp_path: Path, *extra: str):  # noqa: ANN202 - LightningCLI
+    return cli_main(
         [
             "fit",
             "--config",
@@ -75,5 +84,43 @@ def test_experiment_recipe_runs_fast_dev_run(path, tmp_path):
             "--trainer.devices=1",
             f"--trainer.default_root_dir={tmp_path}",
             "--trainer.enable_progress_bar=false",
+            *extra,
         ]
     )
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+def test_experiment_recipe_runs_fast_dev_run(path, tmp_path, request):
+    extra: list[str] = []
+    if path.name in REAL_DATA:  # the user's loop: data locations from the command line
+        root = request.getfixturevalue("shared_data")
+        extra = [f"{k}={root / v}" for k, v in REAL_DATA[path.name].items()]
+    _fit(path, tmp_path, *extra)
+
+
+def test_no_file_names_a_folder_outside_the_repo():
+    bad = "../" + "shared"
+    hits = [
+        str(p.relative_to(ROOT))
+        for p in ROOT.rglob("*")
+        if p.is_file()
+        and ".git" not in p.parts
+        and ".venv" not in p.parts
+        and p.suffix in (".py", ".yaml", ".yml", ".md", ".toml", ".cfg", ".txt")
+        and bad in p.read_text(errors="ignore")
+    ]
+    assert hits == []
+
+
+@pytest.mark.parametrize("name", sorted(REAL_DATA))
+def test_real_data_recipe_without_data_names_what_is_missing(name, tmp_path, monkeypatch):
+    from gazekit.errors import DataMissingError
+
+    for var in ("GAZEKIT_COCO_SEARCH18", "GAZEKIT_AMAZON_COVERS"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(
+        DataMissingError, match=r"--data\.fixations .*GAZEKIT_(COCO_SEARCH18|AMAZON_COVERS).*get the data"
+    ):
+        _fit(ROOT / "configs" / "experiments" / name, tmp_path)
+    with pytest.raises(DataMissingError, match="no such file"):
+        _fit(ROOT / "configs" / "experiments" / name, tmp_path, f"--data.fixations={tmp_path / 'nope.json'}")
