@@ -14,7 +14,16 @@ from typing import Any, Literal
 
 from gazekit.errors import ConfigError, UnknownModelError
 
-__all__ = ["ModelSpec", "create_model", "get_spec", "list_models", "load_predictor", "register"]
+__all__ = [
+    "ModelSpec",
+    "create_model",
+    "get_spec",
+    "list_models",
+    "load_predictor",
+    "register",
+    "synthetic_weights_note",
+    "weights_source",
+]
 
 Kind = Literal["scanpath", "gaze"]
 
@@ -33,6 +42,8 @@ class ModelSpec:
         tasks: tasks it supports (search / freeview / caption / gaze).
         bundled: checkpoint shipped inside the package (path relative to ``gazekit/``), trained by the
             project on its synthetic data; the model predicts without any download when it exists.
+        objects: the model predicts over object boxes (object-level, e.g. OAT): on a photo they come from
+            :func:`gazekit.objects.objects_for_image`.
     """
 
     name: str
@@ -43,6 +54,7 @@ class ModelSpec:
     trainable: bool = False
     tasks: tuple[str, ...] = ("search",)
     bundled: str | None = None
+    objects: bool = False
 
     @property
     def bundled_path(self) -> Path | None:
@@ -115,6 +127,7 @@ for _spec in (
         config="configs/experiments/oat_synthetic.yaml",
         trainable=True,
         bundled="assets/oat/oat_synthetic.safetensors",
+        objects=True,
     ),
     ModelSpec(
         "nevaclip",
@@ -196,3 +209,29 @@ def load_predictor(name: str, weights: str | Path | None = None, device: str = "
     if weights is not None:
         raise ConfigError(f"model {name!r} takes no weights")
     return cls(**kwargs)
+
+
+def weights_source(spec: ModelSpec, model: Any, weights: str | Path | None) -> str | None:
+    """``"user"``, ``"paper"`` or ``"synthetic-data"`` for a loaded learned model; None for baselines.
+
+    The model's own ``weights_source`` (set by the checkpoint resolver) wins; otherwise an explicit path is the
+    user's and the bundled checkpoint is the project's synthetic-data one.
+    """
+    src = getattr(model, "weights_source", None)
+    if src:
+        return str(src)
+    if not hasattr(type(model), "load_for_inference"):
+        return None
+    if weights is not None:
+        return "user"
+    return "synthetic-data" if spec.bundled_path is not None else None
+
+
+def synthetic_weights_note(spec: ModelSpec, source: str | None) -> str | None:
+    """The sentence every output carries when a model with synthetic-data weights predicts on a real image."""
+    if source != "synthetic-data":
+        return None
+    return (
+        f"{spec.name} uses its synthetic-data weights (trained only on gazekit's synthetic "
+        f"{'scenes' if spec.kind == 'gaze' else 'displays'}): this prediction is not trained on real images"
+    )
