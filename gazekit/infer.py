@@ -250,12 +250,12 @@ def run(args: argparse.Namespace) -> int:
         objset = None
         if spec.objects or args.objects or _wants_category_objects(args, spec, target):
             objset, image_target = _objects(args, spec, image, path, out / f"{stem}_objects.json", image_target, notes)
-        if spec.name == "oracle" and kind == "search" and (target is None or target.box is None):
-            if objset is None or not objset.categorised:
-                raise ConfigError(
-                    "oracle is a perfect detector: on a photo it needs the target's location (--target-box x,y,w,h) "
-                    "or categorised objects (--objects FILE) to find the category in"
-                )
+        no_location = target is None or target.box is None
+        if spec.name == "oracle" and kind == "search" and no_location and (objset is None or not objset.categorised):
+            raise ConfigError(
+                "oracle is a perfect detector: on a photo it needs the target's location (--target-box x,y,w,h) "
+                "or categorised objects (--objects FILE) to find the category in"
+            )
         stim = Stimulus(
             path.name, w, h, image=image, path=str(path), objects=[] if objset is None else objset.objects,
             target=image_target,
