@@ -208,9 +208,7 @@ def _photo_model_entries() -> dict[str, DatasetEntry]:
             name,
             str(d["description"]),
             f"https://huggingface.co/{d['repo_id']}",
-            tuple(
-                RemoteFile(f"https://huggingface.co/{d['repo_id']}/resolve/main/{f}", f) for f in d["files"]
-            ),
+            tuple(RemoteFile(f"https://huggingface.co/{d['repo_id']}/resolve/main/{f}", f) for f in d["files"]),
             kind="weights",
         )
         for name, d in DETECTORS.items()
