@@ -124,3 +124,38 @@ def test_real_data_recipe_without_data_names_what_is_missing(name, tmp_path, mon
         _fit(ROOT / "configs" / "experiments" / name, tmp_path)
     with pytest.raises(DataMissingError, match="no such file"):
         _fit(ROOT / "configs" / "experiments" / name, tmp_path, f"--data.fixations={tmp_path / 'nope.json'}")
+
+
+def _ckpt(root: Path) -> Path:
+    found = sorted(root.rglob("*.ckpt"))
+    assert found, f"no checkpoint under {root}"
+    return found[0]
+
+
+def test_predict_with_ckpt_path_writes_scanpaths(tmp_path):
+    """`gazekit predict -c RECIPE --ckpt_path CKPT` writes a predictions file (it used to write nothing)."""
+    from gazekit.io import read_scanpaths
+
+    recipe = ROOT / "configs" / "experiments" / "oat_synthetic.yaml"
+    common = ["--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.enable_progress_bar=false"]
+    cli_main(["fit", "--config", str(recipe), *common, f"--trainer.default_root_dir={tmp_path / 'fit'}",
+              "--trainer.max_steps=1", "--trainer.limit_train_batches=1", "--trainer.limit_val_batches=1",
+              "--data.n_displays=24"])  # fmt: skip
+    out = tmp_path / "pred"
+    cli_main(["predict", "--config", str(recipe), *common, f"--trainer.default_root_dir={out}",
+              "--trainer.limit_predict_batches=1", "--data.n_displays=24", f"--ckpt_path={_ckpt(tmp_path / 'fit')}",
+              "--trainer.logger=false"])  # fmt: skip
+    sps = read_scanpaths(out / "predictions.csv")
+    assert sps and all(s.width == 512 and len(s) >= 1 for s in sps)
+
+
+def test_predict_writes_gaze_json(tmp_path):
+    import json
+
+    recipe = ROOT / "configs" / "experiments" / "vitgaze_synthetic.yaml"
+    out = tmp_path / "pred"
+    cli_main(["predict", "--config", str(recipe), "--trainer.accelerator=cpu", "--trainer.devices=1",
+              f"--trainer.default_root_dir={out}", "--trainer.limit_predict_batches=1", "--trainer.logger=false",
+              "--trainer.enable_progress_bar=false"])  # fmt: skip
+    recs = json.loads((out / "predictions.json").read_text())
+    assert recs and {"index", "head_box", "gaze_point", "inout"} <= set(recs[0])
