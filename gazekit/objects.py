@@ -67,32 +67,27 @@ COCO_CATEGORIES = (
 
 _HF = "https://huggingface.co"
 
+#: the files of an OWL detector's Hugging Face repository that transformers reads (weights, processor, tokenizer)
+_OWL_FILES = (
+    "config.json",
+    "model.safetensors",
+    "preprocessor_config.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.json",
+    "merges.txt",
+)
+
 #: open-vocabulary detectors with published weights (Hugging Face repositories, transformers layout)
 DETECTORS: dict[str, dict[str, Any]] = {
     "owlv2": {
         "repo_id": "google/owlv2-base-patch16-ensemble",
-        "files": (
-            "config.json",
-            "model.safetensors",
-            "preprocessor_config.json",
-            "tokenizer_config.json",
-            "special_tokens_map.json",
-            "vocab.json",
-            "merges.txt",
-        ),
+        "files": _OWL_FILES,
         "description": "OWLv2 ViT-B/16 open-vocabulary detector (Minderer et al., NeurIPS 2023; Apache-2.0)",
     },
     "owlvit": {
         "repo_id": "google/owlvit-base-patch32",
-        "files": (
-            "config.json",
-            "model.safetensors",
-            "preprocessor_config.json",
-            "tokenizer_config.json",
-            "special_tokens_map.json",
-            "vocab.json",
-            "merges.txt",
-        ),
+        "files": _OWL_FILES,
         "description": "OWL-ViT ViT-B/32 open-vocabulary detector (Minderer et al., ECCV 2022; Apache-2.0)",
     },
 }

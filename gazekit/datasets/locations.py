@@ -10,11 +10,9 @@ dataset            environment variable        layout of the folder it names
 COCO-Search18      ``GAZEKIT_COCO_SEARCH18``   ``coco_search18_fixations_TP_validation_split1.json`` (or the
                                                file you name with ``--data.fixations``) + ``detections/``
 Amazon covers      ``GAZEKIT_AMAZON_COVERS``   ``Amazon.json``
-GazeFollow         ``GAZEKIT_GAZEFOLLOW``      ``train_annotations_release.txt``, ``test_annotations_release.txt``,
-                                               ``train/``, ``test2/``
 =================  =========================  ===========================================================
 
-A missing location raises :class:`~gazekit.errors.DataMissingError` naming the option, the variable and the
+(GazeFollow recipes take ``--data.root``/``--data.train_file``/``--data.test_file``.) A missing location raises :class:`~gazekit.errors.DataMissingError` naming the option, the variable and the
 download or manual step.
 """
 
@@ -53,16 +51,6 @@ DATA_LOCATIONS: dict[str, DataLocation] = {
         "GAZEKIT_AMAZON_COVERS",
         {"fixations": "Amazon.json"},
         "`gazekit download amazon_covers --root DIR` (then the folder is DIR/amazon_covers)",
-    ),
-    "gazefollow": DataLocation(
-        "GazeFollow",
-        "GAZEKIT_GAZEFOLLOW",
-        {
-            "train_file": "train_annotations_release.txt",
-            "test_file": "test_annotations_release.txt",
-            "root": ".",
-        },
-        "the GazeFollow release (images and annotation files) from http://gazefollow.csail.mit.edu (manual)",
     ),
 }
 
