@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
@@ -63,7 +64,6 @@ class HeadNotFoundError(GazekitError):
 
 @cache
 def _cascade(name: str) -> Any:
-    import cv2
 
     path = cv2.data.haarcascades + name
     c = cv2.CascadeClassifier(path)
@@ -73,7 +73,6 @@ def _cascade(name: str) -> Any:
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
-    import cv2
 
     img = np.asarray(image)
     if img.ndim == 3 and img.shape[2] == 4:

@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gazekit.atomic import atomic_write_text
 from gazekit.cliutil import bounded_float, bounded_int, check_device, parse_frame
 from gazekit.errors import ConfigError, DataFormatError
 from gazekit.models.registry import get_spec, load_predictor, synthetic_weights_note, weights_source
@@ -350,8 +351,6 @@ def _objects(args, spec, image, path: Path, save: Path, target: Target | None, n
 
 
 def _write_info(out: Path, args, spec, source: str | None, notes: list[str], per_image: dict) -> None:  # noqa: ANN001
-    from gazekit.io import atomic_write_text
-
     info = {"model": spec.name, "weights": args.weights, "weights_source": source, "notes": notes, "images": per_image}
     atomic_write_text(out / "info.json", json.dumps(info, indent=1) + "\n")
 
@@ -416,7 +415,6 @@ def _run_pairs(model, spec, args: argparse.Namespace, out: Path, source: str | N
 
 def _run_gaze(model, name: str, paths, images, boxes, out: Path, selected: int | None, notes: list[str]) -> int:  # noqa: ANN001
     from gazekit.imageio import write_image
-    from gazekit.io import atomic_write_text
     from gazekit.viz import draw_caption, draw_people
 
     for path, image, stem in zip(paths, images, _unique_stems(paths), strict=True):

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from gazekit.atomic import atomic_write_text
 from gazekit.errors import DataFormatError, WeightsNotFoundError
 from gazekit.types import Frame, FrameTransform, ObjectBox
 
@@ -335,8 +336,6 @@ def write_boxes_json(
     path: str | os.PathLike, image_name: str, image_size: tuple[int, int], objects: Sequence[ObjectBox], source: str
 ) -> None:
     """Write gazekit's boxes format (readable by :func:`read_boxes` and ``--objects``)."""
-    from gazekit.io import atomic_write_text
-
     doc = {
         "format": "gazekit-objects/1",
         "images": [

@@ -20,8 +20,9 @@ from typing import Any, Literal
 
 from lightning.pytorch.callbacks import BasePredictionWriter
 
+from gazekit.atomic import atomic_write_text
 from gazekit.errors import ConfigError
-from gazekit.io import atomic_write_text, write_scanpaths
+from gazekit.io import write_scanpaths
 from gazekit.types import Scanpath
 
 __all__ = ["PredictionWriter"]

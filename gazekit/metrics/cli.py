@@ -15,6 +15,7 @@ import math
 import sys
 from pathlib import Path
 
+from gazekit.atomic import atomic_write_text
 from gazekit.cliutil import bounded_int, parse_frame
 from gazekit.errors import ConfigError, DataFormatError
 
@@ -126,8 +127,6 @@ def run(args: argparse.Namespace) -> int:
             meta[what] = f"{fr[0]:g}x{fr[1]:g} (given by the user for records without width/height)"
     text = format_results(results, args.format, meta)
     if args.out:
-        from gazekit.io import atomic_write_text
-
         atomic_write_text(Path(args.out), text)
         print(f"wrote {args.out}", file=sys.stderr)
     else:
