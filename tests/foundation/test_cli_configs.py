@@ -183,3 +183,15 @@ def test_predict_writes_gaze_json(tmp_path):
               "--trainer.enable_progress_bar=false"])  # fmt: skip
     recs = json.loads((out / "predictions.json").read_text())
     assert recs and {"index", "head_box", "gaze_point", "inout"} <= set(recs[0])
+
+
+def test_object_recipes_train_on_the_whole_file_unless_a_fold_is_asked(shared_data, monkeypatch):
+    from gazekit.datasets.search_trials import ObjectTrialDataModule
+
+    monkeypatch.setenv("GAZEKIT_AMAZON_COVERS", str(shared_data / "amazon_covers"))
+    whole = ObjectTrialDataModule(source="amazon")  # the location from the environment variable
+    whole.setup()
+    assert whole.test_trials == [] and len(whole.train_trials) + len(whole.val_trials) == len(whole.trials)
+    fold = ObjectTrialDataModule(source="amazon", fold=0)
+    fold.setup()
+    assert 0 < len(fold.test_trials) < len(fold.trials)
