@@ -84,9 +84,4 @@ def render_samples(img: ImageInput, scanpaths: Sequence[Scanpath], target: Targe
 def render_gaze_overlay(img: ImageInput, gaze_maps: Sequence[GazeMap]) -> np.ndarray:
     """The work-frame image with each gaze prediction drawn in its person's colour (heatmap for one person, head
     box, line to the point; GazeSeg's target mask with its class)."""
-    canvas = img.work.copy()
-    for k, gm in enumerate(gaze_maps):
-        label = f"#{k}" if len(gaze_maps) > 1 else None
-        colour = viz.PALETTE[k % len(viz.PALETTE)]
-        canvas = viz.draw_gaze(canvas, map_gaze(gm, img.to_work), colour, heatmap=len(gaze_maps) == 1, label=label)
-    return np.ascontiguousarray(canvas)
+    return np.ascontiguousarray(viz.draw_people(img.work, [map_gaze(gm, img.to_work) for gm in gaze_maps]))
