@@ -3,7 +3,7 @@ view, a gaze heatmap, the pixel mask of the looked-at object and its class.
 
 No code, weights or data are public; the abstract gives the outline (a prompt-based encoder, three cascaded
 decoders FoV → heatmap → segmentation, the head box as the prompt, outputs: direction, mask, class). Everything
-else here is an **assumption** (docs/models.md, GazeSeg; ``../shared/reference/models.md`` §5); each is marked
+else here is an **assumption** (docs/models.md, GazeSeg, lists them with the reasons); each is marked
 ``ASSUMPTION`` where it is made:
 
 * A1 encoder: a NAT/DiNAT backbone (:mod:`gazekit.backbones.nat`, on the Triton neighbourhood-attention kernel)
