@@ -4,6 +4,7 @@ Scanpath models (``--model greedy|oracle|random|center|oat|...``)::
 
     gazekit infer --model greedy --target-image mug.png shelf.jpg --out preds/
     gazekit infer --model center --task freeview --samples 5 photo.jpg
+    gazekit infer --model nevaclip --caption "red circle striped" display.png
 
 write, per image, ``<stem>.csv`` (gazekit scanpath CSV; ``--format json`` for COCO-Search18 JSON) and
 ``<stem>_overlay.png`` (numbered fixations sized by duration, saccade lines, the target box when given), plus
@@ -52,7 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", default="greedy", help="registered model name (see `gazekit models`); default greedy"
     )
     parser.add_argument("--weights", help="checkpoint for learned models (default: GAZEKIT_WEIGHTS_DIR / hub cache)")
-    parser.add_argument("--task", choices=["search", "freeview"], help="default: search if a target is given")
+    parser.add_argument(
+        "--task", choices=["search", "freeview", "caption"], help="default: caption if --caption, search if a target"
+    )
+    parser.add_argument("--caption", help="what to look for, in words (caption-driven models, e.g. nevaclip)")
     parser.add_argument("--target-category", help="search target category, e.g. cup")
     parser.add_argument("--target-box", help="target location x,y,w,h in image px")
     parser.add_argument("--target-image", help="image file showing the target")
@@ -119,16 +123,21 @@ def run(args: argparse.Namespace) -> int:
         return _run_gaze(model, args.model, paths, images, boxes, out, write_image)
 
     target = _target(args)
-    kind = args.task or ("search" if target is not None else "freeview")
+    caption = (getattr(args, "caption", None) or "").strip() or None
+    kind = args.task or ("caption" if caption else "search" if target is not None else "freeview")
     if kind == "search" and target is None:
         raise ConfigError("--task search needs a target: --target-category, --target-box and/or --target-image")
-    task = Task(kind, target if kind == "search" else None)
+    if kind == "caption" and caption is None:
+        raise ConfigError("--task caption needs --caption TEXT")
+    task = Task(kind, target if kind == "search" else None, caption if kind == "caption" else None)
     if kind not in spec.tasks:
         raise ConfigError(
             f"model {args.model!r} supports {', '.join(spec.tasks)} tasks, not {kind}"
             + ("; give a target (--target-category / --target-box / --target-image)" if kind != "search" else "")
         )
     model = load_predictor(args.model, weights=args.weights, device=args.device)
+    if getattr(model, "weights_source", None):
+        _progress(f"{args.model}: {model.weights_source} weights")
 
     from gazekit.viz import PALETTE, draw_box, draw_scanpath, draw_scanpaths
 
@@ -163,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
         write_image(out / f"{stem}_overlay.png", overlay)
         lens = ", ".join(str(len(s)) for s in sps)
         _progress(f"{path}: {len(sps)} scanpath(s) of {lens} fixation(s) -> {out / (stem + '.' + args.format)}")
+        for note in dict.fromkeys(str(s.meta["note"]) for s in sps if s.meta.get("note")):
+            _progress(f"note: {note}")
     if len(paths) > 1:
         write_scanpaths(out / f"scanpaths.{args.format}", every)
     return 0

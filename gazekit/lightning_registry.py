@@ -14,6 +14,7 @@ _MODULES = (
     "gazekit.models.eccnet",
     "gazekit.models.gazeseg",
     "gazekit.datasets.synthetic.datamodule",
+    "gazekit.datasets.synthetic.clip_pairs",
     "gazekit.datasets.datamodules",
 )
 
