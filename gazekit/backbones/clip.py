@@ -540,7 +540,7 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: CLIP | None = None) 
     if any(k.startswith("visual.attnpool.") for k in sd):
         # RN tower: gazekit keeps OpenAI's module names, so visual keys pass through; BN counters may be absent
         out = _from_openai({k: v for k, v in sd.items() if not k.startswith("visual.")})
-        out.update({k: v for k, v in sd.items() if k.startswith("visual.")})
+        out.update({k: v for k, v in sd.items() if k.startswith(("visual.", "text."))})  # gazekit text keys as is
         for k in [k for k in out if k.endswith(".running_mean")]:
             out.setdefault(k[: -len("running_mean")] + "num_batches_tracked", torch.tensor(0))
         return out

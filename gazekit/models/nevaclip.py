@@ -22,9 +22,7 @@ The LightningModule part trains the CLIP contrastively (the bundled synthetic-da
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +43,10 @@ from gazekit.backbones.clip import (
     clip_config_from_state_dict,
     tokenizer_from_folder,
 )
-from gazekit.errors import ConfigError, DataFormatError, GazekitError, WeightsNotFoundError
+from gazekit.errors import ConfigError, DataFormatError
 from gazekit.models.base import GazekitModule, ScanpathPredictor
 from gazekit.types import FrameTransform, Scanpath, Stimulus, Task
-from gazekit.weights import load_state_dict
+from gazekit.weights import read_checkpoint
 
 __all__ = [
     "RELEASE",
@@ -75,7 +73,8 @@ TARGETS = {
 }
 ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / "nevaclip"
 CHECKPOINT_NAME = "nevaclip_synthetic"
-RECIPE = "configs/experiments/nevaclip_synthetic.yaml"
+#: file names of published CLIP weights looked for in a ``--weights`` folder (open_clip hub repos, transformers)
+PUBLISHED_FILES = ("open_clip_model.safetensors", "model.safetensors", "open_clip_pytorch_model.bin")
 
 
 # --------------------------------------------------------------------------------------------- the algorithm
@@ -414,8 +413,8 @@ class NevaClip(GazekitModule, ScanpathPredictor):
             )
         self.clip = build_clip(clip)
         self.tokenizer: CLIPTokenizer | None = None
-        #: "user", "paper" or "synthetic-data" (set by the loader); None for an untrained model
-        self.weights_source: str | None = None
+        #: True when the weights are a published CLIP's (set by :meth:`from_checkpoint`)
+        self.published_clip = False
 
     # ------------------------------------------------------------------ embeddings
     def set_tokenizer(self, tokenizer: CLIPTokenizer) -> NevaClip:
@@ -619,85 +618,33 @@ class NevaClip(GazekitModule, ScanpathPredictor):
             return sd
         return {f"clip.{k}": v for k, v in checkpoint_filter_fn(sd).items()}
 
-    def save_checkpoint(self, path: str | Path, *, half: bool = False) -> Path:
-        """Safetensors with the weights and the constructor arguments (metadata ``gazekit``)."""
-        from safetensors.torch import save_file
-
-        sd = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        if half:
-            sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        save_file(sd, str(p), metadata={"gazekit": json.dumps({"model": "nevaclip", "init_args": dict(self.hparams)})})
-        return p
-
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", **overrides: Any) -> NevaClip:
-        """A gazekit NevaClip safetensors file, a Lightning ``.ckpt`` (weights only) or a published CLIP state dict
-        (the architecture is read from the tensor shapes); the tokenizer comes from the file's folder."""
-        p = Path(path)
-        if not p.is_file():
-            raise WeightsNotFoundError(f"NevaClip weights: {p} does not exist")
-        kw: dict[str, Any] = {}
-        if p.suffix == ".safetensors":
-            from safetensors import safe_open
-
-            try:
-                with safe_open(str(p), "pt") as f:
-                    meta = f.metadata() or {}
-            except Exception as e:  # safetensors raises its own error type for malformed headers
-                raise GazekitError(f"{p}: not a readable safetensors file ({e})") from None
-            if "gazekit" in meta:
-                kw = dict(json.loads(meta["gazekit"])["init_args"])
-            sd = load_state_dict(p)
-        else:
-            obj = load_state_dict(p)
-            raw = torch.load(str(p), map_location="cpu", weights_only=True) if p.suffix == ".ckpt" else {}
-            kw = dict(raw.get("hyper_parameters", {})) if isinstance(raw, dict) else {}
-            sd = obj
-        sd = cls.convert_state_dict(sd)
-        own = "clip" in kw  # a gazekit NevaClip checkpoint (its own hyper-parameters), not a published CLIP
-        if not own:
-            kw["clip"] = clip_config_from_state_dict({k[5:]: v for k, v in sd.items() if k.startswith("clip.")})
-            kw["image_size"] = kw["clip"]["vision"]["image_size"]
-        kw = {k: v for k, v in kw.items() if not k.startswith("_")}
-        kw.update(overrides)
-        model = cls(**kw)
-        ref = model.state_dict()
-        sd = {k: v.to(ref[k].dtype) if k in ref and v.is_floating_point() else v for k, v in sd.items()}
-        missing, unexpected = model.load_state_dict(sd, strict=False)
-        missing = [k for k in missing if not k.endswith("mask_token")]
-        if missing or unexpected:
-            raise GazekitError(f"{p}: weights do not fit NevaClip: missing {missing[:5]}, unexpected {unexpected[:5]}")
-        # the vocabulary sits beside the weights; a gazekit checkpoint without one (a training run's .ckpt) was
-        # trained on the bundled synthetic vocabulary
-        vocab = p.parent if (p.parent / "vocab.json").is_file() or not own else ASSET_DIR
+        """:meth:`GazekitModule.from_checkpoint`, plus: a published CLIP (a bare state dict) gets the architecture
+        its tensor shapes describe, and the tokenizer is read from the weights' folder (a gazekit checkpoint
+        without a vocabulary beside it, such as a training run's ``.ckpt``, uses the bundled synthetic one)."""
+        ck = read_checkpoint(path)
+        published = ck.init_args is None
+        if published and "clip" not in overrides:
+            sd = cls.convert_state_dict(ck.state_dict)
+            overrides["clip"] = clip_config_from_state_dict({k[5:]: v for k, v in sd.items() if k.startswith("clip.")})
+            overrides.setdefault("image_size", overrides["clip"]["vision"]["image_size"])
+        model = super().from_checkpoint(path, device, **overrides)
+        folder = Path(path).parent
+        vocab = folder if published or (folder / "vocab.json").is_file() else ASSET_DIR
         model.set_tokenizer(tokenizer_from_folder(vocab, model.clip.text.context_length))
-        return model.to(device).eval()
+        model.published_clip = published
+        return model
 
     @classmethod
-    def load_for_inference(cls, weights: str | Path | None = None, device: str = "cpu", **kw: Any) -> NevaClip:
-        """Explicit file or folder (gazekit checkpoint, or published CLIP weights with their vocabulary) →
-        ``$GAZEKIT_WEIGHTS_DIR/nevaclip_synthetic.safetensors`` → the bundled synthetic-data CLIP."""
-        names = (f"{CHECKPOINT_NAME}.safetensors", "open_clip_model.safetensors", "model.safetensors")
-        if weights is not None:
-            p = Path(weights).expanduser()
-            if p.is_dir():
-                p = next((p / n for n in names if (p / n).is_file()), p / names[0])
-            model = cls.from_checkpoint(p, device, **kw)
-            model.weights_source = "user" if p.name.startswith(CHECKPOINT_NAME) or p.suffix == ".ckpt" else "paper"
-            return model
-        env = os.environ.get("GAZEKIT_WEIGHTS_DIR")
-        tried = [] if env else ["$GAZEKIT_WEIGHTS_DIR (unset)"]
-        for d in ([Path(env)] if env else []) + [ASSET_DIR]:
-            c = d / names[0]
-            if c.is_file():
-                model = cls.from_checkpoint(c, device, **kw)
-                model.weights_source = "synthetic-data" if d == ASSET_DIR else "user"
-                return model
-            tried.append(str(c))
-        raise WeightsNotFoundError(
-            f"no NevaClip weights found (looked in: {'; '.join(tried)}). Train the small CLIP with "
-            f"`gazekit fit -c {RECIPE}`, or pass published CLIP weights (a folder holding open_clip_model.safetensors "
-            "+ vocab.json + merges.txt, e.g. timm/resnet50_clip.openai)."
-        )
+    def load_for_inference(cls, weights: str | Path | None = None, device: str = "cpu", **overrides: Any) -> NevaClip:
+        """The one resolver (explicit → ``$GAZEKIT_WEIGHTS_DIR`` → hub cache → the bundled synthetic-data CLIP); a
+        folder may also hold published CLIP weights (``open_clip_model.safetensors`` or transformers'
+        ``model.safetensors``) with their vocabulary, which are labelled ``"paper"``."""
+        if weights is not None and Path(weights).is_dir() and not (Path(weights) / f"{CHECKPOINT_NAME}.safetensors").is_file():
+            hit = next((Path(weights) / n for n in PUBLISHED_FILES if (Path(weights) / n).is_file()), None)
+            weights = hit or weights
+        model = super().load_for_inference(weights, device, **overrides)
+        if getattr(model, "published_clip", False):
+            model.weights_source = "paper"
+        return model

@@ -129,8 +129,10 @@ for _spec in (
         "gazekit.models.nevaclip:NevaClip",
         "zero-shot caption-driven scanpaths from CLIP (Zanca et al., 2023)",
         config="configs/experiments/nevaclip_synthetic.yaml",
+        trainable=True,
         tasks=("caption", "freeview", "search"),
         bundled="assets/nevaclip/nevaclip_synthetic.safetensors",
+        checkpoint="nevaclip_synthetic.safetensors",
     ),
     ModelSpec(
         "eccnet", "scanpath", "gazekit.models.eccnet:EccNet", "eccentricity-dependent search net (Gupta et al., 2021)"

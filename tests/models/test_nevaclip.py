@@ -204,8 +204,14 @@ def test_weights_errors(tmp_path, monkeypatch):
         load_predictor("nevaclip", weights=tmp_path / "missing.safetensors")
     model = NevaClip(TINY, image_size=64, blur_kernel=21, blur_sigma=5.0)
     model.save_checkpoint(tmp_path / "w.safetensors")
+    # a gazekit checkpoint without a vocabulary beside it was trained on the bundled synthetic vocabulary
+    assert load_predictor("nevaclip", weights=tmp_path / "w.safetensors").tokenizer is not None
+    from safetensors.torch import save_file
+
+    bare = {k[5:]: v.contiguous() for k, v in model.state_dict().items() if k.startswith("clip.")}
+    save_file(bare, str(tmp_path / "open_clip_model.safetensors"))
     with pytest.raises(DataFormatError, match="vocab.json"):
-        load_predictor("nevaclip", weights=tmp_path / "w.safetensors")  # no vocabulary beside the weights
+        load_predictor("nevaclip", weights=tmp_path)  # published CLIP weights need their own vocabulary
     with pytest.raises(ConfigError, match="tokenizer"):
         model.predict_scanpath(Stimulus("a", 64, 64, image=np.zeros((64, 64, 3), np.uint8)), "x")
 
