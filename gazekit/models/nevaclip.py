@@ -512,17 +512,19 @@ class NevaClip(GazekitModule, ScanpathPredictor):
         was_training = self.training
         self.eval()
         try:
-            x, tfs, boxes = self._prepare(stimuli)
-            texts = [self._target_text(t) for t in tasks]
-            with torch.no_grad():
-                target = torch.empty(len(stimuli), self.clip.text.proj.out_features, device=self.device)
-                cap = [i for i, c in enumerate(texts) if c is not None]
-                if cap:
-                    target[cap] = self.encode_text([texts[i] for i in cap]).float()
-                free = [i for i, c in enumerate(texts) if c is None]
-                if free:
-                    target[free] = self._encode_frozen(x[free]).float()
-            with torch.enable_grad():
+            # callers (the viewer, Lightning's predict loop) may run under inference mode, whose tensors cannot
+            # enter autograd: the search needs gradients with respect to the fovea position
+            with torch.inference_mode(False), torch.enable_grad():
+                x, tfs, boxes = self._prepare(stimuli)
+                texts = [self._target_text(t) for t in tasks]
+                with torch.no_grad():
+                    target = torch.empty(len(stimuli), self.clip.text.proj.out_features, device=self.device)
+                    cap = [i for i, c in enumerate(texts) if c is not None]
+                    if cap:
+                        target[cap] = self.encode_text([texts[i] for i in cap]).float()
+                    free = [i for i, c in enumerate(texts) if c is None]
+                    if free:
+                        target[free] = self._encode_frozen(x[free]).float()
                 res = optimise_scanpaths(
                     self._encode_frozen,
                     x,
@@ -641,7 +643,11 @@ class NevaClip(GazekitModule, ScanpathPredictor):
         """The one resolver (explicit → ``$GAZEKIT_WEIGHTS_DIR`` → hub cache → the bundled synthetic-data CLIP); a
         folder may also hold published CLIP weights (``open_clip_model.safetensors`` or transformers'
         ``model.safetensors``) with their vocabulary, which are labelled ``"paper"``."""
-        if weights is not None and Path(weights).is_dir() and not (Path(weights) / f"{CHECKPOINT_NAME}.safetensors").is_file():
+        if (
+            weights is not None
+            and Path(weights).is_dir()
+            and not (Path(weights) / f"{CHECKPOINT_NAME}.safetensors").is_file()
+        ):
             hit = next((Path(weights) / n for n in PUBLISHED_FILES if (Path(weights) / n).is_file()), None)
             weights = hit or weights
         model = super().load_for_inference(weights, device, **overrides)
