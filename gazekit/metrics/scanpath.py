@@ -1098,11 +1098,7 @@ def damerau_levenshtein(a: Sequence, b: Sequence) -> int:
     """Unrestricted Damerau–Levenshtein distance (Lowrance–Wagner; insert, delete, substitute, transpose at cost 1),
     which ``nltk.edit_distance(a, b, transpositions=True)`` computes."""
     la, lb = len(a), len(b)
-    d = [[0] * (lb + 1) for _ in range(la + 1)]
-    for i in range(la + 1):
-        d[i][0] = i
-    for j in range(lb + 1):
-        d[0][j] = j
+    d = _ref.edit_table(la, lb)
     last_row: dict[Any, int] = {}  # symbol -> last row (1-based) of a where it occurred
     for i in range(1, la + 1):
         last_col = 0  # last column (1-based) of b in this row where b[j] == a[i]

@@ -50,6 +50,7 @@ from gazekit.weights import read_checkpoint
 
 __all__ = [
     "RELEASE",
+    "RELEASE_SCHEDULE",
     "TARGETS",
     "NevaClip",
     "NevaResult",
@@ -241,27 +242,36 @@ def optimise_scanpaths(
     return NevaResult(torch.stack(positions, 1), torch.stack(losses, 1), torch.stack(n_restarts, 1))
 
 
+#: the release's schedule (``main.py``), the defaults of :func:`release_loop`
+RELEASE_SCHEDULE: dict[str, Any] = {
+    "length": 10,
+    "steps": 20,
+    "lr": 0.1,
+    "foveation_sigma": 0.2,
+    "forgetting": 0.0,
+    "kernel_size": 41,
+    "blur_sigma": 10.0,
+    "restarts": True,
+}
+
+
 def release_loop(
-    encode: Callable[[Tensor], Tensor],
-    x: Tensor,
-    target: Tensor,
-    draws: Tensor,
-    *,
-    length: int = 10,
-    steps: int = 20,
-    lr: float = 0.1,
-    foveation_sigma: float = 0.2,
-    forgetting: float = 0.0,
-    kernel_size: int = 41,
-    blur_sigma: float = 10.0,
-    restarts: bool = True,
+    encode: Callable[[Tensor], Tensor], x: Tensor, target: Tensor, draws: Tensor, **schedule: Any
 ) -> Tensor:
     """The release's procedure, one image at a time (``'ij'`` grid, stepped bookkeeping, no clamp), written as
     the release's loop reads, with its random draws taken from ``draws [N, length, steps, 2]``.
 
-    The reference for :func:`optimise_scanpaths` in tests and the baseline of ``benchmarks/nevaclip.py``.
-    Returns ``[N, length, 2]`` positions in the release's (row, column) order.
+    ``schedule`` overrides :data:`RELEASE_SCHEDULE` (length, steps, lr, foveation_sigma, forgetting, kernel_size,
+    blur_sigma, restarts). The reference for :func:`optimise_scanpaths` in tests and the baseline of
+    ``benchmarks/nevaclip.py``. Returns ``[N, length, 2]`` positions in the release's (row, column) order.
     """
+    unknown = set(schedule) - set(RELEASE_SCHEDULE)
+    if unknown:
+        raise ConfigError(f"release_loop: unknown settings {sorted(unknown)}")
+    cfg = {**RELEASE_SCHEDULE, **schedule}
+    length, steps, lr, restarts = int(cfg["length"]), int(cfg["steps"]), float(cfg["lr"]), bool(cfg["restarts"])
+    foveation_sigma, forgetting = float(cfg["foveation_sigma"]), float(cfg["forgetting"])
+    kernel_size, blur_sigma = int(cfg["kernel_size"]), float(cfg["blur_sigma"])
     out = []
     for i in range(x.shape[0]):
         xi, ti = x[i : i + 1], target[i : i + 1].detach()

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from gazekit.errors import ConfigError
+from gazekit.models.oat_experiments import _saved
 from gazekit.types import Scanpath, Stimulus, Task
 
 __all__ = ["group_metrics", "main", "run_caption_control", "run_real"]
@@ -289,13 +290,6 @@ def export(ckpt: str, out: str, half: bool = True, n_check: int = 128) -> dict[s
     info = {"val_acc_fp32": float(acc32), "val_acc_fp16": float(acc16), "min_cos_fp16": cos, "fp16": lossless}
     info["bytes"] = path.stat().st_size
     return info
-
-
-def _saved(result: dict, out: str | None) -> dict:
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(result, indent=1))
-    return result
 
 
 def markdown(table: dict[str, dict[str, float]], columns: Sequence[tuple[str, str]]) -> str:

@@ -269,3 +269,22 @@ def test_infer_cli_with_caption(tiny_weights, tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(["infer", "--model", "nevaclip", "--weights", str(tiny_weights), "--task", "caption", str(img)])
     assert "--task caption needs --caption" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_infer_cli_bundled_weights_on_a_gallery_display(tmp_path, capsys, monkeypatch):
+    from gazekit.cli import main
+    from gazekit.datasets.synthetic.search import SearchWorldConfig, render_display
+    from gazekit.imageio import write_image
+
+    monkeypatch.setenv("GAZEKIT_NO_PROGRESS", "0")
+    monkeypatch.delenv("GAZEKIT_WEIGHTS_DIR", raising=False)
+    cfg = SearchWorldConfig(width=256, height=160, min_objects=6, max_objects=12, min_object_px=24, max_object_px=40)
+    display = render_display(cfg, 3)
+    write_image(tmp_path / "display.png", display.image)
+    main(["infer", "--model", "nevaclip", "--caption", display.target.category, str(tmp_path / "display.png"),
+          "--out", str(tmp_path / "o")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert "synthetic-data weights" in err and "11 fixation" not in err and "10 fixation(s)" in err
+    # the display PNG carries no synthetic-world metadata, so the real-image note is printed too
+    assert "not on real images" in err
