@@ -25,9 +25,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+import yaml
 
+from gazekit.datasets.capmit1003 import read_capmit1003
+from gazekit.datasets.mit1003 import read_mit1003
+from gazekit.datasets.search_trials import resolve_data_path
+from gazekit.datasets.synthetic.clip_pairs import ClipPairsDataModule
+from gazekit.datasets.synthetic.search import SearchWorldConfig, build_world
 from gazekit.errors import ConfigError
+from gazekit.imageio import read_image
+from gazekit.metrics.api import human_consistency, score_scanpaths
+from gazekit.metrics.scanpath import multimatch_batch, scanmatch_batch, string_time_delay_embedding
+from gazekit.models.nevaclip import NevaClip
 from gazekit.models.oat_experiments import _saved
+from gazekit.models.registry import load_predictor
 from gazekit.types import Scanpath, Stimulus, Task
 
 __all__ = ["group_metrics", "main", "run_caption_control", "run_real"]
@@ -37,11 +49,8 @@ SYNTH_METRICS = ("found_rate", "fixations_to_target", "ss", "tfp_auc", "prob_mis
 
 
 def _recipe(path: str = RECIPE) -> dict:
-    import yaml
 
-    from gazekit.models.oat_data import _resolve
-
-    return yaml.safe_load(Path(_resolve(path)).read_text())
+    return yaml.safe_load(Path(resolve_data_path(path)).read_text())
 
 
 def _labelled(sp: Scanpath, st: Stimulus, key_task: str | None, name: str) -> Scanpath:
@@ -64,7 +73,6 @@ def _misleading(stimuli: Sequence[Stimulus], seed: int) -> list[str]:
 
 
 def _score(preds: list[Scanpath], humans: list[Scanpath]) -> dict[str, float]:
-    from gazekit.metrics.api import score_scanpaths
 
     res = score_scanpaths(preds, humans, list(SYNTH_METRICS), max_step=6)
     out = {k: float(v.mean) for k, v in res.items()}
@@ -73,7 +81,6 @@ def _score(preds: list[Scanpath], humans: list[Scanpath]) -> dict[str, float]:
 
 
 def _humans_row(humans: list[Scanpath]) -> dict[str, float]:
-    from gazekit.metrics.api import human_consistency
 
     res = human_consistency(humans, list(SYNTH_METRICS), max_step=6)
     out = {k: float(v.mean) for k, v in res.items()}
@@ -90,8 +97,6 @@ def run_caption_control(
     out: str | None = None,
 ) -> dict[str, Any]:
     """NevaClip vs baselines vs observers and the caption control on held-out synthetic displays (module doc)."""
-    from gazekit.datasets.synthetic.search import SearchWorldConfig, build_world
-    from gazekit.models.registry import load_predictor
 
     t0 = time.time()
     recipe = _recipe()
@@ -161,7 +166,6 @@ def group_metrics(
     so each predicted fixation gets ``duration_ms`` (the humans' median); string TDE (4x4 grid, k = 3, mean; human
     as reference); MultiMatch (shape, direction, length, position).
     """
-    from gazekit.metrics.scanpath import multimatch_batch, scanmatch_batch, string_time_delay_embedding
 
     if len(preds) != len(humans):
         raise ConfigError(f"need aligned lists, got {len(preds)} predictions and {len(humans)} humans")
@@ -206,10 +210,6 @@ def run_real(
 ) -> dict[str, Any]:
     """CapMIT1003 (caption → the click path of that caption) and MIT1003 (free view → every subject's scanpath):
     NevaClip, the random and centre baselines, and the humans' leave-one-out row, with :func:`group_metrics`."""
-    from gazekit.datasets.capmit1003 import read_capmit1003
-    from gazekit.datasets.mit1003 import read_mit1003
-    from gazekit.imageio import read_image
-    from gazekit.models.registry import load_predictor
 
     if capmit_db is None and mit_root is None:
         raise ConfigError("give --capmit-db and/or --mit-root")
@@ -265,10 +265,6 @@ def _evaluate(model, baselines, humans, task_of, stim_dir, read_image, seed) -> 
 def export(ckpt: str, out: str, half: bool = True, n_check: int = 128) -> dict[str, float]:
     """Write the bundled checkpoint from a training run; fp16 only when the retrieval accuracy and embeddings of
     ``n_check`` validation pairs are unchanged (cosine of fp16 vs fp32 embeddings reported)."""
-    import torch
-
-    from gazekit.datasets.synthetic.clip_pairs import ClipPairsDataModule
-    from gazekit.models.nevaclip import NevaClip
 
     recipe = _recipe()
     model = NevaClip.from_checkpoint(ckpt).eval()
@@ -344,7 +340,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             sp.add_argument("--weights", default=None, help="NevaClip / CLIP weights (default: bundled synthetic)")
         sp.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     args = ap.parse_args(argv)
-    import torch
 
     torch.set_num_threads(args.threads)
     if args.cmd == "export":
