@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gazekit import app_support as sup
+from gazekit.app import inputs
 from gazekit.io import parse_scanpaths
 from tests.app.conftest import png, textured
 from tests.app.test_app_flows import download, errors, upload
@@ -37,7 +37,7 @@ def test_nevaclip_on_an_uploaded_photo(app, media, task: str) -> None:  # noqa: 
 
 def test_nevaclip_on_a_gallery_display(app, media) -> None:  # noqa: ANN001
     try:
-        sup.gallery_world(n_displays=1, n_subjects=2)
+        inputs.gallery_world(n_displays=1, n_subjects=2)
     except Exception as e:  # noqa: BLE001
         pytest.skip(f"the synthetic gallery is not available in this tree: {e}")
     app.radio(key="source").set_value("Gallery").run()
