@@ -147,7 +147,11 @@ for _spec in (
         "scanpath",
         "gazekit.models.nevaclip:NevaClip",
         "zero-shot caption-driven scanpaths from CLIP (Zanca et al., 2023)",
-        tasks=("caption", "freeview"),
+        config="configs/experiments/nevaclip_synthetic.yaml",
+        trainable=True,
+        tasks=("caption", "freeview", "search"),
+        bundled="assets/nevaclip/nevaclip_synthetic.safetensors",
+        checkpoint="nevaclip_synthetic.safetensors",
     ),
     ModelSpec(
         "eccnet", "scanpath", "gazekit.models.eccnet:EccNet", "eccentricity-dependent search net (Gupta et al., 2021)"
