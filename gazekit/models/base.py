@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import lightning.pytorch as pl
 import numpy as np
 
+from gazekit.training import gather_objects, process_group, rng_state, set_rng_state
 from gazekit.types import GazeMap, Scanpath, Stimulus, Task
 
 __all__ = ["GazePredictor", "GazekitModule", "ScanpathPredictor"]
@@ -69,3 +70,25 @@ class GazekitModule(pl.LightningModule):
 
     #: registry name of the model (set by subclasses)
     model_name: ClassVar[str] = ""
+
+    # -- multi-process and resumable training (gazekit.training)
+    @staticmethod
+    def gather_for_metrics(records: list[Any]) -> list[Any]:
+        """Per-sample records of every process, in rank order (a collective: every process calls it, also
+        with an empty list). Epoch metrics computed on the result are the metrics of the whole split."""
+        return gather_objects(records)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store every process's random state (dropout, masking), so ``--ckpt_path`` resumes exactly."""
+        checkpoint["gazekit_rng"] = gather_objects([rng_state()])
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._rng_to_restore = checkpoint.get("gazekit_rng")
+
+    def on_train_start(self) -> None:
+        """Restore the random state saved with the checkpoint being resumed (after loading and sanity
+        checks, right before the first resumed step, as it was when the checkpoint was written)."""
+        states, self._rng_to_restore = getattr(self, "_rng_to_restore", None), None
+        world, rank = process_group()
+        if states and len(states) == world:
+            set_rng_state(states[rank])

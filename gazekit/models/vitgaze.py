@@ -344,7 +344,7 @@ class ViTGaze(GazekitModule, GazePredictor):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         out = self(batch["images"], batch["head_boxes"])
         losses = self.losses(batch, out)
-        self.log("val/loss", losses["loss"], batch_size=batch["images"].shape[0], prog_bar=True)
+        self.log("val/loss", losses["loss"], batch_size=batch["images"].shape[0], prog_bar=True, sync_dist=True)
         self._val.append(self._eval_arrays(batch, out))
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -362,12 +362,15 @@ class ViTGaze(GazekitModule, GazePredictor):
         }
 
     def _log_eval(self, prefix: str) -> None:
-        if not self._val:
+        parts, self._val = self.gather_for_metrics(self._val), []  # every process's samples
+        if not parts:
             return
-        arr = {k: np.concatenate([d[k] for d in self._val]) for k in self._val[0]}
-        self._val = []
+        arr = {k: np.concatenate([d[k] for d in parts]) for k in parts[0]}
         m = evaluate_arrays(arr)
-        self.log_dict({f"{prefix}/{k}": float(v) for k, v in m.items() if np.isfinite(v)}, prog_bar=True)
+        # the same value on every process; sync_dist keeps Lightning's reduction explicit
+        self.log_dict(
+            {f"{prefix}/{k}": float(v) for k, v in m.items() if np.isfinite(v)}, prog_bar=True, sync_dist=True
+        )
 
     def on_validation_epoch_end(self) -> None:
         self._log_eval("val")
