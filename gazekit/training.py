@@ -41,6 +41,7 @@ __all__ = [
     "eval_sampler",
     "gather_objects",
     "process_group",
+    "restart_train_iterator",
     "rng_state",
     "set_rng_state",
     "train_sampler",
@@ -97,33 +98,66 @@ def gather_objects(items: list[Any]) -> list[Any]:
 class ResumableDataLoader(DataLoader):
     """A ``DataLoader`` that Lightning resumes mid-epoch (it saves ``state_dict()`` in the checkpoint).
 
-    The state is the number of batches of the current epoch that training had finished when the checkpoint
-    was written (``progress()``); after ``load_state_dict`` the next epoch's iterator skips that many batches.
-    The sampler must give the same order again (seeded by epoch, as :func:`train_sampler`).
+    The state is the epoch and the number of its batches that training had finished when the checkpoint was
+    written (``progress()``). After ``load_state_dict``, iterators opened while the sampler is at that epoch
+    skip that many batches, until :meth:`resume_done`; the sampler must give the same order again (seeded by
+    epoch, as :func:`train_sampler`).
 
     Args:
-        progress: returns how many batches of the running epoch have been trained on.
+        progress: returns ``(epoch, batches of it trained on)``.
         *args, **kwargs: as ``torch.utils.data.DataLoader``.
     """
 
-    def __init__(self, *args: Any, progress: Callable[[], int] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, progress: Callable[[], tuple[int, int]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.progress = progress
-        self._skip = 0
+        self._resume: tuple[int, int] | None = None
 
     def state_dict(self) -> dict[str, int]:
-        return {"batches_done": int(self.progress()) if self.progress is not None else 0}
+        epoch, done = self.progress() if self.progress is not None else (0, 0)
+        return {"epoch": int(epoch), "batches_done": int(done)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._skip = int(state.get("batches_done", 0))
+        self._resume = (int(state.get("epoch", 0)), int(state.get("batches_done", 0)))
+
+    def resume_done(self) -> None:
+        """The resumed epoch's iterator is open: later iterators start at their epoch's first batch."""
+        self._resume = None
 
     def __iter__(self) -> Iterator[Any]:
         it = super().__iter__()
-        skip, self._skip = self._skip, 0
-        if 0 < skip < len(self):  # a checkpoint at the end of an epoch resumes at the next epoch's start
-            for _ in range(skip):
-                next(it)
+        if self._resume is not None:
+            epoch, skip = self._resume
+            # a checkpoint at the end of an epoch resumes at the next epoch's start
+            if getattr(self.sampler, "epoch", epoch) == epoch and 0 < skip < len(self):
+                for _ in range(skip):
+                    next(it)
         return it
+
+
+def restart_train_iterator(trainer: Any) -> None:
+    """On a resumed fit, start the training batches again where the checkpoint left them.
+
+    Lightning opens the training loader's iterator (and fetches its first batch) before the run's first
+    epoch, with the sampler still at epoch 0, and, when ``configure_optimizers`` asks for
+    ``estimated_stepping_batches``, even before it has read the loader states of the checkpoint; it then
+    keeps that iterator. Called right before the first resumed step (``on_train_start``), this applies the
+    pending loader states, sets the samplers to the epoch being resumed and opens a fresh iterator, which
+    skips the batches already trained on (:class:`ResumableDataLoader`); later epochs start afresh."""
+    loop = trainer.fit_loop
+    loader, fetcher = getattr(loop, "_combined_loader", None), getattr(loop, "_data_fetcher", None)
+    if loader is None or fetcher is None:
+        return
+    loop._load_combined_loader_states()  # no-op when Lightning already applied them
+    epoch = loop.epoch_progress.current.processed  # what Lightning passes to set_epoch for this epoch
+    for dl in loader.flattened:
+        for s in (getattr(dl, "sampler", None), getattr(dl, "batch_sampler", None)):
+            if callable(getattr(s, "set_epoch", None)):
+                s.set_epoch(epoch)
+    iter(fetcher)
+    for dl in loader.flattened:
+        if isinstance(dl, ResumableDataLoader):
+            dl.resume_done()
 
 
 def rng_state() -> dict[str, Any]:

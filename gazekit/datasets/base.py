@@ -74,12 +74,13 @@ class GazekitDataModule(pl.LightningDataModule):
             return ResumableDataLoader(dataset, sampler=sampler, progress=self._batches_trained, **kw)
         return DataLoader(dataset, sampler=sampler, **kw)
 
-    def _batches_trained(self) -> int:
-        """Batches of the running training epoch already trained on (what a resumed loader skips)."""
+    def _batches_trained(self) -> tuple[int, int]:
+        """``(epoch, batches of it already trained on)``: where a resumed training loader starts."""
         trainer = self.trainer
         if trainer is None:
-            return 0
-        return int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)
+            return 0, 0
+        loop = trainer.fit_loop
+        return int(loop.epoch_progress.current.processed), int(loop.epoch_loop.batch_progress.current.processed)
 
     def train_dataloader(self) -> Any:
         return self._loader("train", True)

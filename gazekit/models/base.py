@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import lightning.pytorch as pl
 import numpy as np
 
-from gazekit.training import gather_objects, process_group, rng_state, set_rng_state
+from gazekit.training import gather_objects, process_group, restart_train_iterator, rng_state, set_rng_state
 from gazekit.types import GazeMap, Scanpath, Stimulus, Task
 
 __all__ = ["GazePredictor", "GazekitModule", "ScanpathPredictor"]
@@ -83,12 +83,15 @@ class GazekitModule(pl.LightningModule):
         checkpoint["gazekit_rng"] = gather_objects([rng_state()])
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self._rng_to_restore = checkpoint.get("gazekit_rng")
+        self._resume_rng: list[Any] | None = checkpoint.get("gazekit_rng") or []
 
     def on_train_start(self) -> None:
-        """Restore the random state saved with the checkpoint being resumed (after loading and sanity
-        checks, right before the first resumed step, as it was when the checkpoint was written)."""
-        states, self._rng_to_restore = getattr(self, "_rng_to_restore", None), None
+        """On a resumed fit, right before the first resumed step: reopen the training batches where the
+        checkpoint left them and restore the random state it saved (as it was when it was written)."""
+        states, self._resume_rng = getattr(self, "_resume_rng", None), None
+        if states is None or not self.trainer.fit_loop.restarting:
+            return
+        restart_train_iterator(self.trainer)
         world, rank = process_group()
         if states and len(states) == world:
             set_rng_state(states[rank])

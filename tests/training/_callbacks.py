@@ -75,6 +75,8 @@ class RecordSamples(pl.Callback):
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
+        if not self.rec["train"]:  # resumed mid-epoch: no epoch start
+            self.on_train_epoch_start(trainer, pl_module)
         self.rec["train"][-1] += sample_keys(batch)
         self.rec["train_batches"][-1] += 1
 

@@ -2,9 +2,9 @@
 
 Each model's tiny recipe trains three times on CPU with deterministic settings (the recipe's
 ``seed_everything``, ``deterministic: true``, no loader workers) and a ModelCheckpoint that keeps
-``last.ckpt`` every 3 steps: once straight through; once killed (``os._exit``) after 8 steps, so the last
-checkpoint is from step 6, in the middle of an epoch; and once more from that checkpoint. The resumed run
-must skip the batches step 6 had already trained on, see the same order afterwards and draw the same random
+``last.ckpt``: once straight through; once killed (``os._exit``) two steps after a checkpoint written one
+step into the second epoch; and once more from that checkpoint. The resumed run
+must skip the batches the checkpoint had already trained on, see the same order afterwards and draw the same random
 numbers (dropout, masking): every weight and optimiser tensor must be equal, not close.
 """
 
@@ -19,8 +19,6 @@ import torch
 from tests.training._runs import callback_arg, fit_forked, fit_subprocess, trainable_models
 from tests.training.test_ddp import _recipe_or_skip
 
-EVERY, KILL_AT = 3, 8
-
 
 def _tensors(obj: object, prefix: str = "") -> dict[str, torch.Tensor]:
     if isinstance(obj, torch.Tensor):
@@ -33,28 +31,32 @@ def _tensors(obj: object, prefix: str = "") -> dict[str, torch.Tensor]:
 
 
 def check_resume(recipe: Path, tmp: Path, run: Callable[[list[str]], int]) -> None:
-    def argv(root: Path, *extra: str) -> list[str]:
+    def argv(root: Path, every: int, *extra: str) -> list[str]:
         ckpt = callback_arg(
             "lightning.pytorch.callbacks.ModelCheckpoint",
             dirpath=str(root / "resume"),
             save_last=True,
-            every_n_train_steps=EVERY,
+            every_n_train_steps=every,
         )
         return ["fit", "-c", str(recipe), f"--trainer.default_root_dir={root}", ckpt, *extra]
 
-    assert run(argv(tmp / "straight")) == 0
-    kill = callback_arg("tests.training._callbacks.KillAfterSteps", steps=KILL_AT)
-    assert run(argv(tmp / "killed", kill)) == 17  # the kill, not a clean exit
+    assert run(argv(tmp / "straight", 10_000)) == 0
+    a = torch.load(tmp / "straight" / "resume" / "last.ckpt", map_location="cpu", weights_only=False)
+    per_epoch = a["global_step"] // a["epoch"]  # "epoch" of the final checkpoint: epochs completed
+    # the last checkpoint one step into the second epoch (a resume must also restore the epoch's order),
+    # the kill two steps later, before the end of the run
+    every, kill_at = per_epoch + 1, per_epoch + 3
+    assert a["epoch"] >= 2 and kill_at < a["global_step"], "the tiny recipe needs 2 epochs of >= 3 steps"
+    kill = callback_arg("tests.training._callbacks.KillAfterSteps", steps=kill_at)
+    assert run(argv(tmp / "killed", every, kill)) == 17  # the kill, not a clean exit
     last = tmp / "killed" / "resume" / "last.ckpt"
     killed = torch.load(last, map_location="cpu", weights_only=False)
-    at = killed["global_step"]
-    assert at == KILL_AT // EVERY * EVERY
-    assert killed["loops"]["fit_loop"]["epoch_loop.batch_progress"]["current"]["processed"] > 0  # mid-epoch
-    assert run(argv(tmp / "killed", "--ckpt_path=last")) == 0
+    assert killed["global_step"] == every and killed["epoch"] == 1
+    assert killed["loops"]["fit_loop"]["epoch_loop.batch_progress"]["current"]["processed"] == 1  # mid-epoch
+    assert run(argv(tmp / "killed", every, "--ckpt_path=last")) == 0
 
-    a = torch.load(tmp / "straight" / "resume" / "last.ckpt", map_location="cpu", weights_only=False)
     b = torch.load(last, map_location="cpu", weights_only=False)
-    assert a["global_step"] == b["global_step"] > at
+    assert a["global_step"] == b["global_step"] > every
     for part in ("state_dict", "optimizer_states"):
         ta, tb = _tensors(a[part]), _tensors(b[part])
         assert ta.keys() == tb.keys() and ta
