@@ -256,6 +256,9 @@ class ViTGaze(GazekitModule, GazePredictor):
             self.backbone = load_backbone(pretrained, pretrained_weights, **vit_kw)
         else:
             self.backbone = VisionTransformer(**vit_kw)
+        # the final LayerNorm is never applied (norm_features=False), only kept for the published key layout;
+        # frozen, so that DDP finds no trained parameter without a gradient (it would stop at the first step)
+        self.backbone.norm.requires_grad_(False)
         self.attn_layers = [i + depth if i < 0 else i for i in attn_layers]
         self.pam = PatchPAM(patch_size, pam_hidden, head_enlarge)
         n_maps = len(attn_layers) * num_heads
