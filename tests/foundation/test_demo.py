@@ -105,6 +105,7 @@ def _files(d) -> dict[str, bytes]:
     return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow  # two demo runs, one in a new process: about a minute on a busy 2-core machine
 def test_a_killed_demo_leaves_the_previous_run_intact(tmp_path, demo_dir):
     """``gazekit demo`` killed (``os._exit``) after writing its overlays, predictions and metrics but before
     the report: the output folder still holds the previous complete run, byte for byte; the next run removes
