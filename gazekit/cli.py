@@ -31,7 +31,7 @@ COMMANDS = {
     "score": ("gazekit.metrics.cli", "score predicted scanpaths against human scanpaths"),
     "download": ("gazekit.datasets.download", "download a dataset or pretrained weights (verified, resumable)"),
     "models": ("gazekit.models.cli", "list registered models and whether they are available"),
-    "app": ("gazekit.app_launcher", "start the Streamlit viewer"),
+    "app": ("gazekit.app.launcher", "start the Streamlit viewer"),
 }
 
 

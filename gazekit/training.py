@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, DistributedSampler
 
 from gazekit.errors import ConfigError
@@ -69,8 +70,6 @@ def train_sampler(dataset: Sized, seed: int) -> DistributedSampler:
 def eval_sampler(dataset: Sized, split: str) -> DistributedSampler | None:
     """This process's shard of an evaluation split (every sample exactly once over all processes); None
     in a single process (the loader then reads the split in order)."""
-    from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-
     world, rank = process_group()
     if world == 1:
         return None

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from torch.utils.data import DataLoader
 
 from gazekit.training import ResumableDataLoader, eval_sampler, train_sampler
@@ -37,7 +38,6 @@ class GazekitDataModule(pl.LightningDataModule):
 
     @property
     def pin_memory(self) -> bool:
-        import torch
 
         return torch.cuda.is_available()
 
@@ -59,8 +59,6 @@ class GazekitDataModule(pl.LightningDataModule):
 
     def make_loader(self, dataset: Any, sampler: Any, *, resumable: bool, **kwargs: Any) -> Any:
         """A DataLoader over ``dataset`` with this module's batch size and workers (``kwargs`` override)."""
-        import torch
-
         kw: dict[str, Any] = {
             "batch_size": self.batch_size,
             "num_workers": self.num_workers,

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from gazekit.atomic import staging_dir
 from gazekit.errors import ConfigError, DownloadError
-from gazekit.io import staging_dir
 
 __all__ = [
     "DATASETS",

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from gazekit import training
+from gazekit.datasets.search_trials import DisplayGroupedSampler
 from gazekit.errors import ConfigError
-from gazekit.models.oat_data import DisplayGroupedSampler
 
 
 def _trials(sizes: list[int]) -> list[SimpleNamespace]:
