@@ -331,7 +331,8 @@ def human_scanpaths(img: ImageInput, task_label: str | None) -> list:
     if not humans:
         return []
     try:
-        match = match_humans(humans, img, task_label)
+        # records without width/height: this image's pixels, said in a note (the viewer pass adds the choice)
+        match = match_humans(humans, img, task_label, frame=(img.width, img.height))
     except GazekitError as e:
         st.error(str(e))
         return []
