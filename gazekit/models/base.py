@@ -24,6 +24,7 @@ from gazekit.errors import ConfigError
 from gazekit.heads import detect_heads
 from gazekit.models.predictors import GazePredictor, ScanpathPredictor
 from gazekit.models.registry import spec_for_class
+from gazekit.training import gather_objects, process_group, restart_train_iterator, rng_state, set_rng_state
 from gazekit.weights import WeightsSource, read_checkpoint, resolve_weights, write_checkpoint
 
 __all__ = [
@@ -154,6 +155,38 @@ class GazekitModule(pl.LightningModule):
         model = cls.from_checkpoint(found.path, device, **overrides)
         model.weights_source = found.source
         return model
+
+    # -- multi-process and resumable training (gazekit.training)
+    @staticmethod
+    def gather_for_metrics(records: list[Any]) -> list[Any]:
+        """Per-sample records of every process, in rank order (a collective: every process calls it, also
+        with an empty list). Epoch metrics computed on the result are the metrics of the whole split."""
+        return gather_objects(records)
+
+    def gathered_arrays(self, records: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray] | None:
+        """Per-batch arrays of every process concatenated per key ([N_total, ...]); None when no process has any."""
+        parts = self.gather_for_metrics(records)
+        if not parts:
+            return None
+        return {k: np.concatenate([d[k] for d in parts]) for k in parts[0]}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store every process's random state (dropout, masking), so ``--ckpt_path`` resumes exactly."""
+        checkpoint["gazekit_rng"] = gather_objects([rng_state()])
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._resume_rng: list[Any] | None = checkpoint.get("gazekit_rng") or []
+
+    def on_train_start(self) -> None:
+        """On a resumed fit, right before the first resumed step: reopen the training batches where the
+        checkpoint left them and restore the random state it saved (as it was when it was written)."""
+        states, self._resume_rng = getattr(self, "_resume_rng", None), None
+        if states is None or not self.trainer.fit_loop.restarting:
+            return
+        restart_train_iterator(self.trainer)
+        world, rank = process_group()
+        if states and len(states) == world:
+            set_rng_state(states[rank])
 
 
 def _all_subclasses(cls: type) -> list[type]:

@@ -396,15 +396,16 @@ class GazeSeg(GazekitModule, GazePredictor):
         self.validation_step(batch, batch_idx)
 
     def _log_eval(self, prefix: str) -> None:
-        if not self._val:
+        arr, self._val = self.gathered_arrays(self._val), []  # every process's samples
+        if arr is None:
             return
-        arr = {k: np.concatenate([d[k] for d in self._val]) for k in self._val[0]}
-        self._val = []
         m = evaluate_gaze_arrays(arr, protocol=self.hparams.eval_protocol, decode=self.hparams.l2_decode)
         for k in ("dice", "iou", "top1"):
             if k in arr and np.isfinite(arr[k]).any():
                 m[k] = float(np.nanmean(arr[k]))
-        self.log_dict({f"{prefix}/{k}": float(v) for k, v in m.items() if np.isfinite(v)}, prog_bar=True)
+        self.log_dict(
+            {f"{prefix}/{k}": float(v) for k, v in m.items() if np.isfinite(v)}, prog_bar=True, sync_dist=True
+        )
 
     def on_validation_epoch_end(self) -> None:
         self._log_eval("val")

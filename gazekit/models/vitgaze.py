@@ -303,6 +303,9 @@ class ViTGaze(GazekitModule, GazePredictor):
             self.backbone = load_backbone(pretrained, pretrained_weights, **vit_kw)
         else:
             self.backbone = VisionTransformer(**vit_kw)
+        # the final LayerNorm is never applied (norm_features=False), only kept for the published key layout;
+        # frozen, so that DDP finds no trained parameter without a gradient (it would stop at the first step)
+        self.backbone.norm.requires_grad_(False)
         self.attn_layers = [i + depth if i < 0 else i for i in attn_layers]
         self.pam = PatchPAM(patch_size, pam_hidden, head_enlarge)
         n_maps = len(attn_layers) * num_heads
@@ -392,7 +395,7 @@ class ViTGaze(GazekitModule, GazePredictor):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         out = self(batch["images"], batch["head_boxes"])
         losses = self.losses(batch, out)
-        self.log("val/loss", losses["loss"], batch_size=batch["images"].shape[0], prog_bar=True)
+        self.log("val/loss", losses["loss"], batch_size=batch["images"].shape[0], prog_bar=True, sync_dist=True)
         self._val.append(self._eval_arrays(batch, out))
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -431,12 +434,14 @@ class ViTGaze(GazekitModule, GazePredictor):
         }
 
     def _log_eval(self, prefix: str) -> None:
-        if not self._val:
+        arr, self._val = self.gathered_arrays(self._val), []  # every process's samples
+        if arr is None:
             return
-        arr = {k: np.concatenate([d[k] for d in self._val]) for k in self._val[0]}
-        self._val = []
         m = evaluate_arrays(arr, self.hparams.eval_protocol, self.hparams.l2_decode)
-        self.log_dict({f"{prefix}/{k}": float(v) for k, v in m.items() if np.isfinite(v)}, prog_bar=True)
+        # the same value on every process; sync_dist keeps Lightning's reduction explicit
+        self.log_dict(
+            {f"{prefix}/{k}": float(v) for k, v in m.items() if np.isfinite(v)}, prog_bar=True, sync_dist=True
+        )
 
     def on_validation_epoch_end(self) -> None:
         self._log_eval("val")

@@ -131,7 +131,10 @@ def test_layerwise_lr_decay_and_weight_decay_as_released(freeze: bool) -> None:
     assert wd_of[id(named["backbone.pos_embed"])] == 0.0
     assert wd_of[id(named["backbone.blocks.0.attn.qkv.bias"])] == pytest.approx(0.1)
     assert wd_of[id(named["backbone.cls_token"])] == pytest.approx(0.1)
-    assert len({id(p) for g in opt.param_groups for p in g["params"]}) == len(list(m.parameters()))
+    trained = [p for p in m.parameters() if p.requires_grad]
+    assert len({id(p) for g in opt.param_groups for p in g["params"]}) == len(trained)
+    # the backbone's final norm is never applied (norm_features=False): frozen, so DDP sees no unused parameter
+    assert not named["backbone.norm.weight"].requires_grad and len(trained) == len(named) - 2
 
 
 def test_focal_loss_matches_definition() -> None:
