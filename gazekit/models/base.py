@@ -170,6 +170,35 @@ class GazekitModule(pl.LightningModule):
             return None
         return {k: np.concatenate([d[k] for d in parts]) for k in parts[0]}
 
+    #: per-batch metric arrays of the running validation/test epoch; a model that sets it to a list in
+    #: ``__init__`` and appends in ``validation_step`` gets :meth:`epoch_metrics` logged at each epoch end
+    eval_records: list[dict[str, np.ndarray]] | None = None
+
+    def epoch_metrics(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+        """Metrics of a whole split from every process's :attr:`eval_records` concatenated per key."""
+        raise NotImplementedError(f"{type(self).__name__} collects eval_records but defines no epoch_metrics")
+
+    def log_epoch_metrics(self, prefix: str) -> None:
+        """Log :meth:`epoch_metrics` as ``{prefix}/{name}`` (finite values only) and clear the records.
+
+        A collective: every process calls it, also with no records of its own."""
+        if self.eval_records is None:
+            return
+        arr, self.eval_records = self.gathered_arrays(self.eval_records), []  # every process's samples
+        if arr is None:
+            return
+        m = self.epoch_metrics(arr)
+        # the same value on every process; sync_dist keeps Lightning's reduction explicit
+        self.log_dict(
+            {f"{prefix}/{k}": float(v) for k, v in m.items() if np.isfinite(v)}, prog_bar=True, sync_dist=True
+        )
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self.log_epoch_metrics("test")
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store every process's random state (dropout, masking), so ``--ckpt_path`` resumes exactly."""
         checkpoint["gazekit_rng"] = gather_objects([rng_state()])

@@ -285,7 +285,7 @@ class GazeSeg(GazekitModule, GazePredictor):
         )
         self.mask_hyper = _mlp([dim, dim, 16])
         self.class_head = _mlp([dim + up, dim, len(categories)])
-        self._val: list[dict[str, np.ndarray]] = []
+        self.eval_records: list[dict[str, np.ndarray]] = []
 
     # ------------------------------------------------------------------ forward
     def embed(self, images: torch.Tensor) -> torch.Tensor:
@@ -390,28 +390,17 @@ class GazeSeg(GazekitModule, GazePredictor):
             rec["iou"] = torch.where(has, inter / union.clamp_min(1), torch.nan).cpu().numpy()
             hit = out["class_logits"].argmax(-1) == batch["category"]
             rec["top1"] = torch.where(has & (batch["category"] >= 0), hit.float(), torch.nan).cpu().numpy()
-        self._val.append(rec)
+        self.eval_records.append(rec)
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self.validation_step(batch, batch_idx)
 
-    def _log_eval(self, prefix: str) -> None:
-        arr, self._val = self.gathered_arrays(self._val), []  # every process's samples
-        if arr is None:
-            return
-        m = evaluate_gaze_arrays(arr, protocol=self.hparams.eval_protocol, decode=self.hparams.l2_decode)
+    def epoch_metrics(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+        m = evaluate_gaze_arrays(arrays, protocol=self.hparams.eval_protocol, decode=self.hparams.l2_decode)
         for k in ("dice", "iou", "top1"):
-            if k in arr and np.isfinite(arr[k]).any():
-                m[k] = float(np.nanmean(arr[k]))
-        self.log_dict(
-            {f"{prefix}/{k}": float(v) for k, v in m.items() if np.isfinite(v)}, prog_bar=True, sync_dist=True
-        )
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_eval("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_eval("test")
+            if k in arrays and np.isfinite(arrays[k]).any():
+                m[k] = float(np.nanmean(arrays[k]))
+        return m
 
     def configure_optimizers(self) -> Any:
         hp = self.hparams

@@ -311,7 +311,7 @@ class ViTGaze(GazekitModule, GazePredictor):
         n_maps = len(attn_layers) * num_heads
         self.decoder = UpSampleConv([n_maps, *decoder_channels])
         self.inout_head = nn.Sequential(nn.Linear(embed_dim, embed_dim), nn.ReLU(inplace=True), nn.Linear(embed_dim, 1))
-        self._val: list[dict[str, np.ndarray]] = []
+        self.eval_records: list[dict[str, np.ndarray]] = []
         if init_weights:
             self._load_weights(init_weights)
 
@@ -396,7 +396,7 @@ class ViTGaze(GazekitModule, GazePredictor):
         out = self(batch["images"], batch["head_boxes"])
         losses = self.losses(batch, out)
         self.log("val/loss", losses["loss"], batch_size=batch["images"].shape[0], prog_bar=True, sync_dist=True)
-        self._val.append(self._eval_arrays(batch, out))
+        self.eval_records.append(self._eval_arrays(batch, out))
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self.validation_step(batch, batch_idx)
@@ -433,21 +433,8 @@ class ViTGaze(GazekitModule, GazePredictor):
             "imsize": batch["imsize"].detach().cpu().numpy(),
         }
 
-    def _log_eval(self, prefix: str) -> None:
-        arr, self._val = self.gathered_arrays(self._val), []  # every process's samples
-        if arr is None:
-            return
-        m = evaluate_arrays(arr, self.hparams.eval_protocol, self.hparams.l2_decode)
-        # the same value on every process; sync_dist keeps Lightning's reduction explicit
-        self.log_dict(
-            {f"{prefix}/{k}": float(v) for k, v in m.items() if np.isfinite(v)}, prog_bar=True, sync_dist=True
-        )
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_eval("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_eval("test")
+    def epoch_metrics(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+        return evaluate_arrays(arrays, self.hparams.eval_protocol, self.hparams.l2_decode)
 
     def lr_scale(self, name: str) -> float:
         """LR factor of parameter ``name``, as hustvl/ViTGaze's ``LRDecayRater`` (decay 0.65, 12 layers):
