@@ -136,28 +136,20 @@ def safe_relpath(name: Any, *, path: str, field: str, line: int | None = None, r
 
     Absolute paths, drive letters, ``..`` components, NUL bytes and empty names are refused.
     """
+
+    def bad(message: str) -> DataFormatError:
+        return DataFormatError(message[:300], path=path, line=line, record=record, field=field)
+
     if not isinstance(name, str) or not name.strip():
-        raise DataFormatError("missing or empty file name", path=path, line=line, record=record, field=field)
+        raise bad("missing or empty file name")
     if "\x00" in name:
-        raise DataFormatError("file name contains a NUL byte", path=path, line=line, record=record, field=field)
+        raise bad("file name contains a NUL byte")
     norm = name.strip().replace("\\", "/")
     if PurePosixPath(norm).is_absolute() or PureWindowsPath(name.strip()).drive or norm.startswith("/"):
-        raise DataFormatError(
-            f"file name must be relative to the dataset root, got {name!r}"[:300],
-            path=path,
-            line=line,
-            record=record,
-            field=field,
-        )
+        raise bad(f"file name must be relative to the dataset root, got {name!r}")
     parts = [p for p in norm.split("/") if p not in ("", ".")]
     if not parts or any(p == ".." for p in parts):
-        raise DataFormatError(
-            f"file name may not leave the dataset root, got {name!r}"[:300],
-            path=path,
-            line=line,
-            record=record,
-            field=field,
-        )
+        raise bad(f"file name may not leave the dataset root, got {name!r}")
     return "/".join(parts)
 
 
