@@ -32,8 +32,9 @@ import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from gazekit.atomic import staging_dir
 from gazekit.errors import ConfigError, DownloadError
@@ -342,6 +343,18 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
             raise DownloadError(f"{archive.name}: {pp} would be written outside {root}")
         return t
 
+    def write(pp: PurePosixPath, name: str, is_dir: bool, open_member: Callable[[], IO[bytes] | None]) -> None:
+        t = target(pp)
+        if is_dir:
+            t.mkdir(parents=True, exist_ok=True)
+            return
+        t.parent.mkdir(parents=True, exist_ok=True)
+        src = open_member()
+        if src is None:
+            raise DownloadError(f"{archive.name}: cannot read {name}")
+        with src, open(t, "wb") as out:
+            shutil.copyfileobj(src, out, _CHUNK)
+
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
@@ -349,13 +362,7 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
                 mode = info.external_attr >> 16
                 if stat.S_ISLNK(mode):
                     raise DownloadError(f"{archive.name}: links are not allowed in archives ({info.filename})")
-                t = target(pp)
-                if info.is_dir():
-                    t.mkdir(parents=True, exist_ok=True)
-                    continue
-                t.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(t, "wb") as out:
-                    shutil.copyfileobj(src, out, _CHUNK)
+                write(pp, info.filename, info.is_dir(), partial(zf.open, info))
         return
     try:
         tf = tarfile.open(archive)  # noqa: SIM115 - closed by the with-block below
@@ -368,16 +375,7 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
                 raise DownloadError(f"{archive.name}: links are not allowed in archives ({m.name})")
             if not (m.isfile() or m.isdir()):
                 raise DownloadError(f"{archive.name}: special file in archive ({m.name})")
-            t = target(pp)
-            if m.isdir():
-                t.mkdir(parents=True, exist_ok=True)
-                continue
-            t.parent.mkdir(parents=True, exist_ok=True)
-            src = tf.extractfile(m)
-            if src is None:
-                raise DownloadError(f"{archive.name}: cannot read {m.name}")
-            with src, open(t, "wb") as out:
-                shutil.copyfileobj(src, out, _CHUNK)
+            write(pp, m.name, m.isdir(), partial(tf.extractfile, m))
 
 
 def _is_archive(name: str) -> bool:
