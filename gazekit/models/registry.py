@@ -105,6 +105,12 @@ for _spec in (
         "perfect detector: centre, then straight to the target",
     ),
     ModelSpec(
+        "target-dwell",
+        "scanpath",
+        "gazekit.models.baselines:TargetDwell",
+        "location only: centre, then the target k times (k from humans; sample=True draws k)",
+    ),
+    ModelSpec(
         "oat",
         "scanpath",
         "gazekit.models.oat:OAT",
