@@ -557,15 +557,19 @@ def _located_target(stimulus: Stimulus, task: Task) -> tuple[float, float, float
 
 
 def on_target_counts(scanpaths: Sequence[Scanpath], skip_first: bool = True) -> np.ndarray:
-    """``[n]`` number of fixations inside each scanpath's target box (``meta["bbox"]``), the first
-    (start) fixation left out when ``skip_first``; scanpaths without a box are skipped."""
+    """``[n]`` number of fixations on the target of each scanpath, the first (start) fixation left out
+    when ``skip_first``: fixations on the target object when the scanpath has object indices and
+    ``meta["target_object"]`` (the object-level view's fixation -> object rule), else fixations inside the
+    target box ``meta["bbox"]``; scanpaths with neither are skipped."""
     out = []
     for sp in scanpaths:
-        box = sp.meta.get("bbox") if isinstance(sp.meta, dict) else None
-        if box is None:
-            continue
+        meta = sp.meta if isinstance(sp.meta, dict) else {}
         k = 1 if skip_first and len(sp) else 0
-        out.append(int(_in_box(box, sp.x[k:], sp.y[k:]).sum()))
+        t_obj, box = meta.get("target_object"), meta.get("bbox")
+        if sp.objects is not None and t_obj is not None and int(t_obj) >= 0:
+            out.append(int((np.asarray(sp.objects[k:]) == int(t_obj)).sum()))
+        elif box is not None:
+            out.append(int(_in_box(box, sp.x[k:], sp.y[k:]).sum()))
     return np.asarray(out, dtype=np.int64)
 
 
@@ -604,11 +608,11 @@ class TargetDwell(_Baseline):
         """``k`` = median on-target fixations of ``humans`` (rounded, at least 1); ``k_counts`` = all counts.
 
         Raises:
-            DataFormatError: no human scanpath carries a target box (``meta["bbox"]``).
+            DataFormatError: no human scanpath carries a target (object or box).
         """
         counts = on_target_counts(humans, skip_first)
         if counts.size == 0:
-            raise DataFormatError("target-dwell.fit: no human scanpath has a target box (meta['bbox'])")
+            raise DataFormatError("target-dwell.fit: no human scanpath has a target (meta['target_object'] or 'bbox')")
         return cls(max(1, int(round(float(np.median(counts))))), counts, seed=seed)
 
     def predict_scanpath(

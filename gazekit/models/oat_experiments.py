@@ -4,12 +4,18 @@ experiments whose numbers docs/models.md reports (``python -m gazekit.models.oat
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from gazekit.metrics.api import ScoreOptions, human_consistency, score_scanpaths
+from gazekit.metrics.distribution import as_samples, distribution_summary, generated_pairs
+from gazekit.metrics.scanpath import fit_ss_clusters
+from gazekit.models.baselines import TargetDwell
 from gazekit.types import Scanpath
 
 #: (rows, width, sigma) of the shipped position matrices: the release's sizes (11 rows at σ 2 and 2.5,
@@ -100,8 +106,6 @@ class ObjectGreedy:
 def object_view(sp: Scanpath, stimulus, drop_first: bool) -> Scanpath:  # noqa: ANN001
     """The scanpath as an object string (OAT's rule: the containing object, else the nearest centre), minus
     the start fixation when ``drop_first``, with ``meta['target_object']`` for the behavioural delta."""
-    import dataclasses
-
     from gazekit.models.oat_data import fixations_to_objects
 
     objs = fixations_to_objects(sp, stimulus)
@@ -112,8 +116,11 @@ def object_view(sp: Scanpath, stimulus, drop_first: bool) -> Scanpath:  # noqa: 
     return dataclasses.replace(sp, x=sp.x[k:], y=sp.y[k:], duration=sp.duration[k:], objects=objs[k:], meta=meta)
 
 
-PIXEL_METRICS = ("ss", "multimatch", "tfp_auc", "prob_mismatch")
-OBJECT_METRICS = ("ss_objects", "edit_objects", "delta")
+PIXEL_PAIR = ("ss", "multimatch")
+PIXEL_SET = ("tfp_auc", "prob_mismatch")
+OBJECT_PAIR = ("ss_objects", "edit_objects")
+OBJECT_SET = ("delta",)
+_MM_DIMS = ("mm_shape", "mm_direction", "mm_length", "mm_position")
 
 
 def _per_subject(summary, humans) -> tuple[float, float]:  # noqa: ANN001
@@ -128,8 +135,6 @@ def _per_subject(summary, humans) -> tuple[float, float]:  # noqa: ANN001
 
 def _with_bbox(sps, stimuli_by_key) -> list[Scanpath]:  # noqa: ANN001
     """Scanpaths with ``meta['bbox']`` = the target box of their stimulus (search metrics need it)."""
-    import dataclasses
-
     out = []
     for s in sps:
         st = stimuli_by_key.get(s.key)
@@ -140,41 +145,83 @@ def _with_bbox(sps, stimuli_by_key) -> list[Scanpath]:  # noqa: ANN001
     return out
 
 
+class TableScorer:
+    """Scores prediction sets against one set of humans, per pair and by the distribution protocol.
+
+    The human pools (leave-one-subject-out pairs, SS clusters) are computed once. Pixel metrics are on
+    pixel scanpaths that start with the display-centre fixation; object metrics on object strings
+    (:func:`object_view`, minus the start fixation when ``drop_first``). Distribution columns
+    (:mod:`gazekit.metrics.distribution`): ``kl_*`` = KL(human-human || model-human) of the pooled pair
+    scores, ``rss_*`` / ``dss_*`` ScanDiff's recall and diversity-aware SS. ``pixel=False`` skips the pixel
+    metrics (subset tables)."""
+
+    def __init__(self, humans, stimuli_by_key, drop_first: bool, max_step: int = 6, pixel: bool = True):  # noqa: ANN001
+        self.stim, self.drop_first, self.pixel = stimuli_by_key, drop_first, pixel
+        self.H = _with_bbox(humans, stimuli_by_key)
+        self.Hobj = [object_view(h, stimuli_by_key[h.key], drop_first) for h in self.H]
+        by_key: dict = {}
+        for h in self.H:
+            by_key.setdefault(h.key, []).append(h)
+        clusters = {k: fit_ss_clusters(v) for k, v in by_key.items()} if pixel else None
+        self.opts = ScoreOptions(max_step=max_step, ss_clusters=clusters)
+        self.hh_px = human_consistency(self.H, PIXEL_PAIR, self.opts) if pixel else {}
+        self.hh_obj = human_consistency(self.Hobj, OBJECT_PAIR, self.opts)
+
+    def row(self, preds: Sequence[Scanpath]) -> dict[str, float]:
+        """Every reported number for one prediction set (all samples of every display)."""
+        out: dict[str, float] = {}
+        P = as_samples(_with_bbox(preds, self.stim))
+        if self.pixel:
+            mh = score_scanpaths(P, self.H, PIXEL_PAIR + PIXEL_SET, self.opts)
+            out.update({k: float(v.mean) for k, v in mh.items()})
+            pairs = {k: v for k, v in mh.items() if k == "ss" or k in _MM_DIMS}
+            gg = generated_pairs(["ss"], P, self.opts)
+            out.update(_dist(distribution_summary(pairs, self.hh_px, gg, P, self.H, self.opts)))
+        Po = [object_view(p, self.stim[p.key], self.drop_first) for p in P]
+        Po = [p for p in Po if len(p)]
+        mo = score_scanpaths(Po, self.Hobj, OBJECT_PAIR + OBJECT_SET, self.opts)
+        out.update({k: float(v.mean) for k, v in mo.items()})
+        out["ss_objects_subject_mean"], out["ss_objects_subject_std"] = _per_subject(mo["ss_objects"], self.Hobj)
+        pairs = {k: v for k, v in mo.items() if k in OBJECT_PAIR}
+        gg = generated_pairs(["ss_objects"], Po, self.opts)
+        out.update(_dist(distribution_summary(pairs, self.hh_obj, gg, Po, self.Hobj, self.opts)))
+        out["length"] = float(np.mean([len(p) for p in preds]))
+        out["n_scanpaths"] = len(preds)
+        return out
+
+    def human_row(self) -> dict[str, float]:
+        """The human-consistency ceiling (leave-one-subject-out, ``gazekit.metrics.human_consistency``)."""
+        out: dict[str, float] = {}
+        if self.pixel:
+            out.update({k: float(v.mean) for k, v in self.hh_px.items()})
+            out.update({k: float(v.mean) for k, v in human_consistency(self.H, PIXEL_SET, self.opts).items()})
+        out.update({k: float(v.mean) for k, v in self.hh_obj.items()})
+        out["delta"] = float(human_consistency(self.Hobj, OBJECT_SET, self.opts)["delta"].mean)
+        out["ss_objects_subject_mean"], out["ss_objects_subject_std"] = _per_subject(
+            self.hh_obj["ss_objects"], self.Hobj
+        )
+        out["length"] = float(np.mean([len(h) for h in self.H]))
+        out["n_scanpaths"] = len(self.H)
+        return out
+
+
+def _dist(summary: dict) -> dict[str, float]:
+    """The distribution columns; ``kl_mm`` = mean KL over MultiMatch's four shape dimensions."""
+    out = {k: float(v.mean) for k, v in summary.items() if k.split("_", 1)[0] in ("kl", "rss", "dss")}
+    mm = [out[f"kl_{d}"] for d in _MM_DIMS if f"kl_{d}" in out]
+    if mm:
+        out["kl_mm"] = float(np.mean(mm))
+    return out
+
+
 def score_set(preds, humans, stimuli_by_key, drop_first: bool, max_step: int = 6) -> dict[str, float]:  # noqa: ANN001
     """Every reported number for one prediction set against the humans (pixel and object metrics)."""
-    from gazekit.metrics.api import score_scanpaths
-
-    preds, humans = _with_bbox(preds, stimuli_by_key), _with_bbox(humans, stimuli_by_key)
-    out: dict[str, float] = {}
-    res = score_scanpaths(preds, humans, list(PIXEL_METRICS), max_step=max_step)
-    for k, v in res.items():
-        out[k] = float(v.mean)
-    P = [object_view(p, stimuli_by_key[p.key], drop_first) for p in preds]
-    H = [object_view(h, stimuli_by_key[h.key], drop_first) for h in humans]
-    P = [p for p in P if len(p)]
-    res = score_scanpaths(P, H, list(OBJECT_METRICS), max_step=max_step)
-    for k, v in res.items():
-        out[k] = float(v.mean)
-    out["ss_objects_subject_mean"], out["ss_objects_subject_std"] = _per_subject(res["ss_objects"], H)
-    out["length"] = float(np.mean([len(p) for p in preds]))
-    return out
+    return TableScorer(humans, stimuli_by_key, drop_first, max_step).row(preds)
 
 
 def human_set(humans, stimuli_by_key, drop_first: bool, max_step: int = 6) -> dict[str, float]:  # noqa: ANN001
     """The human-consistency ceiling (leave-one-subject-out, ``gazekit.metrics.human_consistency``)."""
-    from gazekit.metrics.api import human_consistency
-
-    humans = _with_bbox(humans, stimuli_by_key)
-    out: dict[str, float] = {}
-    for k, v in human_consistency(humans, list(PIXEL_METRICS), max_step=max_step).items():
-        out[k] = float(v.mean)
-    H = [object_view(h, stimuli_by_key[h.key], drop_first) for h in humans]
-    res = human_consistency(H, list(OBJECT_METRICS), max_step=max_step)
-    for k, v in res.items():
-        out[k] = float(v.mean)
-    out["ss_objects_subject_mean"], out["ss_objects_subject_std"] = _per_subject(res["ss_objects"], H)
-    out["length"] = float(np.mean([len(h) for h in humans]))
-    return out
+    return TableScorer(humans, stimuli_by_key, drop_first, max_step).human_row()
 
 
 def _load_recipe(path: str | Path) -> dict:
@@ -186,7 +233,8 @@ def _load_recipe(path: str | Path) -> dict:
 
 
 def train_oat(recipe: dict, datamodule, root: str | Path, max_epochs: int | None = None, seed: int = 0):  # noqa: ANN001
-    """Fit OAT as the recipe says (Adam, clip 1.0, early stopping on val/delta); returns the best model."""
+    """Fit OAT as the recipe says (Adam, clip 1.0, early stopping on val/delta); returns the best-validation
+    model and the fit info, whose ``"last_model"`` is the model at the last epoch (the release keeps both)."""
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
@@ -225,7 +273,8 @@ def train_oat(recipe: dict, datamodule, root: str | Path, max_epochs: int | None
     )
     trainer.fit(model, datamodule)
     best = OAT.from_file(ckpt.best_model_path) if ckpt.best_model_path else model.eval()
-    return best, {"epochs": int(trainer.current_epoch), "best_val_delta": float(ckpt.best_model_score or np.nan)}
+    info = {"epochs": int(trainer.current_epoch), "best_val_delta": float(ckpt.best_model_score or np.nan)}
+    return best, {**info, "last_model": model.eval()}
 
 
 def _baselines(has_images: bool) -> dict:
@@ -236,17 +285,50 @@ def _baselines(has_images: bool) -> dict:
     return {k: out[k] for k in ("random", "center", "greedy", "oracle")}
 
 
-def predict_all(model, displays, n_samples: int, seed: int = 0) -> dict[str, list[Scanpath]]:  # noqa: ANN001
-    """Greedy and sampled OAT predictions (one greedy + ``n_samples`` samples per display)."""
+def predict_all(model, displays, n_samples: int, seed: int = 0, name: str = "OAT") -> dict[str, list[Scanpath]]:  # noqa: ANN001
+    """A model's greedy and sampled predictions (one greedy + ``n_samples`` samples per display)."""
     stims = [d[0] for d in displays]
     tasks = [d[1] for d in displays]
-    out = {"OAT (greedy)": model.predict_scanpaths(stims, tasks)}
+    out = {f"{name} (greedy)": model.predict_scanpaths(stims, tasks)}
     if n_samples:
         samp = []
         for k in range(n_samples):
             samp += model.predict_scanpaths(stims, tasks, sample=True, seed=seed + 1000 * k)
-        out[f"OAT (sampled x{n_samples})"] = samp
+        out[f"{name} (sampled ×{n_samples})"] = samp
     return out
+
+
+def baseline_predictions(
+    displays,
+    train_humans,
+    stim_by_key,
+    has_images: bool,
+    drop_first: bool,
+    n_samples: int,
+    seed: int = 0,  # noqa: ANN001
+) -> dict[str, list[Scanpath]]:
+    """Every baseline's predictions: ``target-dwell`` (fitted on ``train_humans``: k = their median
+    fixations on the target object after the start, sampled k from their counts) greedy and sampled, and
+    random/center/greedy/oracle."""
+    # k counts fixations on the target object in the tables' own object view (OAT's fixation -> object rule)
+    views = [object_view(h, stim_by_key[h.key], drop_first) for h in _with_bbox(train_humans, stim_by_key)]
+    dwell = TargetDwell.fit(views, seed=seed, skip_first=False)
+    out = predict_all(dwell, displays, n_samples, seed, name="target-dwell")
+    stims, tasks = [d[0] for d in displays], [d[1] for d in displays]
+    for name, bl in _baselines(has_images).items():
+        out[name] = bl.predict_scanpaths(stims, tasks, seed=seed)
+    return out
+
+
+#: row order of the tables: sampled (primary) rows first, then single scanpaths, then the baselines
+def _row_order(names: Sequence[str]) -> list[str]:
+    def rank(n: str) -> tuple[int, int]:
+        sampled = "sampled" in n
+        base = n.split(" (")[0]
+        order = ["OAT", "OAT last epoch", "target-dwell", "oracle", "greedy", "center", "random"]
+        return (0 if sampled else 1, order.index(base) if base in order else len(order))
+
+    return sorted(names, key=rank)
 
 
 def _displays(trials) -> list:  # noqa: ANN001
@@ -265,11 +347,14 @@ def run_object_level(
     seed: int = 0,
     fold_list: Sequence[int] | None = None,
     overrides: dict | None = None,
+    data_root: str | None = None,
 ) -> dict:
     """Cross-validated OAT vs baselines vs humans on object-level data (COCO-Search18 / Amazon recipes).
 
     Each fold trains on the other folds' images (early stopping on a held-out share of them) and predicts
-    the held-out images; predictions of all folds are pooled and scored against the humans once."""
+    the held-out images; ``target-dwell`` is fitted on the same training humans. Predictions of all folds
+    are pooled and scored against the humans once. COCO-Search18 also gets subset tables: displays whose
+    target the detector missed (its box imputed by the loader) and displays whose target was detected."""
     import tempfile
     import time
 
@@ -278,6 +363,11 @@ def run_object_level(
     recipe = _load_recipe(recipe_path)
     recipe["model"]["init_args"].update(overrides or {})
     dargs = {**recipe["data"]["init_args"], "n_folds": folds}
+    if data_root:  # the recipes name ../shared/data/<dataset>/...: read <data_root>/<dataset>/... instead
+        for k in ("fixations", "detections"):
+            v = dargs.get(k)
+            if isinstance(v, str) and "data/" in v:
+                dargs[k] = str(Path(data_root) / v.split("data/", 1)[1])
     drop_first = bool(recipe["model"]["init_args"].get("start_fixation", True))
     preds: dict[str, list[Scanpath]] = {}
     humans: list[Scanpath] = []
@@ -289,37 +379,62 @@ def run_object_level(
         dm.setup()
         with tempfile.TemporaryDirectory() as tmp:
             model, fit = train_oat(recipe, dm, tmp, max_epochs, seed)
+        last = fit.pop("last_model")
         displays = _displays(dm.test_trials)
         for st, tk in displays:
             stim_by_key[(st.name, tk.name)] = st
+        for t in dm.train_trials:
+            stim_by_key.setdefault(t.scanpath.key, t.stimulus)
         humans += [t.scanpath for t in dm.test_trials]
-        for name, sps in predict_all(model, displays, n_samples, seed).items():
+        fold_preds = {
+            **predict_all(model, displays, n_samples, seed),
+            **{
+                k: v
+                for k, v in predict_all(last, displays, n_samples, seed, "OAT last epoch").items()
+                if "sampled" in k
+            },
+            **baseline_predictions(
+                displays, [t.scanpath for t in dm.train_trials], stim_by_key, False, drop_first, n_samples, seed
+            ),
+        }
+        for name, sps in fold_preds.items():
             preds.setdefault(name, []).extend(sps)
-        for name, bl in _baselines(has_images=False).items():
-            preds.setdefault(name, []).extend(
-                bl.predict_scanpaths([d[0] for d in displays], [d[1] for d in displays], seed=seed)
-            )
         info.append(
             {"fold": fold, "train": len(dm.train_trials), "val": len(dm.val_trials), "test": len(dm.test_trials), **fit}
         )
         print(f"fold {fold}: {info[-1]} ({time.time() - t0:.0f}s)", flush=True)
-    for h in humans:
-        stim_by_key.setdefault(h.key, stim_by_key.get(h.key))
+    t_score = time.time()
     table = score_table(preds, humans, stim_by_key, drop_first, "Human (leave-one-subject-out)")
     result = {
         "recipe": recipe_path,
         "overrides": overrides or {},
         "folds": info,
         "table": table,
-        "seconds": time.time() - t0,
+        "score_seconds": time.time() - t_score,
     }
+    imputed = {k for k, st in stim_by_key.items() if st is not None and st.meta.get("target_from_annotation")}
+    if imputed:
+        result["subsets"] = {}
+        for label, keep in (("target missed by the detector (box imputed)", True), ("target detected", False)):
+            H = [h for h in humans if (h.key in imputed) == keep]
+            P = {n: [p for p in v if (p.key in imputed) == keep] for n, v in preds.items()}
+            result["subsets"][label] = {
+                "displays": len({h.key for h in H}),
+                "scanpaths": len(H),
+                "table": score_table(P, H, stim_by_key, drop_first, "Human (leave-one-subject-out)", pixel=False),
+            }
+    result["seconds"] = time.time() - t0
     return _saved(result, out)
 
 
-def score_table(preds: dict, humans: list, stim_by_key: dict, drop_first: bool, ceiling: str) -> dict:
-    """Every model's scores against the humans, plus the humans' own leave-one-subject-out row ``ceiling``."""
-    table = {name: score_set(sps, humans, stim_by_key, drop_first) for name, sps in preds.items()}
-    table[ceiling] = human_set(humans, stim_by_key, drop_first)
+def score_table(
+    preds: dict, humans: list, stim_by_key: dict, drop_first: bool, ceiling: str, pixel: bool = True
+) -> dict:
+    """Every model's scores against the humans (sampled rows first), plus the humans' own
+    leave-one-subject-out row ``ceiling``."""
+    scorer = TableScorer(humans, stim_by_key, drop_first, pixel=pixel)
+    table = {name: scorer.row(preds[name]) for name in _row_order(list(preds))}
+    table[ceiling] = scorer.human_row()
     return table
 
 
@@ -352,6 +467,7 @@ def run_synthetic(
     dm.setup()
     with tempfile.TemporaryDirectory() as tmp:
         model, fit = train_oat(recipe, dm, tmp, max_epochs, seed)
+    last = fit.pop("last_model")
     if export:
         model.export_safetensors(export)
     test = [t for t in dm.test_trials if t.stimulus.target is not None and t.stimulus.target.box is not None]
@@ -359,9 +475,15 @@ def run_synthetic(
     stim_by_key = {(st.name, tk.name): st for st, tk in displays}
     humans = [t.scanpath for t in test]
     drop_first = bool(recipe["model"]["init_args"].get("start_fixation", True))
-    preds = predict_all(model, displays, n_samples, seed)
-    for name, bl in _baselines(has_images=True).items():
-        preds[name] = bl.predict_scanpaths([d[0] for d in displays], [d[1] for d in displays], seed=seed)
+    for t in dm.train_trials:
+        stim_by_key.setdefault(t.scanpath.key, t.stimulus)
+    preds = {
+        **predict_all(model, displays, n_samples, seed),
+        **{k: v for k, v in predict_all(last, displays, n_samples, seed, "OAT last epoch").items() if "sampled" in k},
+        **baseline_predictions(
+            displays, [t.scanpath for t in dm.train_trials], stim_by_key, True, drop_first, n_samples, seed
+        ),
+    }
     table = score_table(preds, humans, stim_by_key, drop_first, "Simulated observers (leave-one-subject-out)")
     result = {
         "recipe": recipe_path,
@@ -390,14 +512,42 @@ COLUMNS = (
     ("length", "Length"),
 )
 
+#: the distribution protocol's columns (KL = KL(human-human || model-human) of pooled pair scores)
+DIST_COLUMNS = (
+    ("kl_ss_objects", "KL SS obj ↓"),
+    ("kl_edit_objects", "KL Edit obj ↓"),
+    ("kl_ss", "KL SS px ↓"),
+    ("kl_mm", "KL MM ↓"),
+    ("rss_ss_objects", "RSS obj ↑"),
+    ("dss_ss_objects", "DSS obj ↑"),
+    ("rss_ss", "RSS px ↑"),
+    ("dss_ss", "DSS px ↑"),
+    ("prob_mismatch", "Mismatch ↓"),
+    ("delta", "Delta ↓"),
+)
 
-def markdown_table(table: dict[str, dict[str, float]]) -> str:
-    """The results as a Markdown table (columns as docs/models.md)."""
-    lines = ["| Model | " + " | ".join(c[1] for c in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+
+#: the object-level columns of the subset tables (no pixel metrics there)
+SUBSET_COLUMNS = (COLUMNS[0], COLUMNS[2], *DIST_COLUMNS[:2], *DIST_COLUMNS[4:6], *DIST_COLUMNS[8:])
+
+
+def markdown_table(table: dict[str, dict[str, float]], columns: Sequence[tuple[str, str]] = COLUMNS) -> str:
+    """The results as a Markdown table (columns as docs/models.md); columns no row has are left out."""
+    cols = [c for c in columns if any(np.isfinite(r.get(c[0], np.nan)) for r in table.values())]
+    lines = ["| Model | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for name, row in table.items():
-        cells = [("–" if not np.isfinite(row.get(k, np.nan)) else f"{row[k]:.3f}") for k, _ in COLUMNS]
+        cells = [("–" if not np.isfinite(row.get(k, np.nan)) else f"{row[k]:.3f}") for k, _ in cols]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def markdown_report(result: dict) -> str:
+    """Per-pair table, distribution table and (COCO-Search18) the subset tables of one result."""
+    parts = [markdown_table(result["table"]), "", markdown_table(result["table"], DIST_COLUMNS)]
+    for label, sub in result.get("subsets", {}).items():
+        parts += ["", f"{label}: {sub['displays']} displays, {sub['scanpaths']} scanpaths", ""]
+        parts.append(markdown_table(sub["table"], SUBSET_COLUMNS))
+    return "\n".join(parts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -417,6 +567,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--samples", type=int, default=10)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--out", default=f"outputs/oat_{name}_results.json")
+        p.add_argument(
+            "--data-root",
+            default=os.environ.get("GAZEKIT_SAMPLE_DATA"),
+            help="folder of the sample data (coco_search18/, amazon_covers/); default $GAZEKIT_SAMPLE_DATA",
+        )
     p = sub.add_parser("synthetic", help="train on the synthetic world, score held-out displays, export weights")
     p.add_argument("--recipe", default="configs/experiments/oat_synthetic.yaml")
     p.add_argument("--max-epochs", type=int, default=None)
@@ -445,11 +600,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides[k] = yaml.safe_load(v)
     if args.cmd in ("coco", "amazon"):
         res = run_object_level(
-            args.recipe, args.folds, args.max_epochs, args.samples, args.out, args.seed, args.only_folds, overrides
+            args.recipe,
+            args.folds,
+            args.max_epochs,
+            args.samples,
+            args.out,
+            args.seed,
+            args.only_folds,
+            overrides,
+            args.data_root,
         )
     else:
         res = run_synthetic(args.recipe, args.max_epochs, args.samples, args.out, args.export, args.seed, overrides)
-    print(markdown_table(res["table"]))
+    print(markdown_report(res))
     return 0
 
 
