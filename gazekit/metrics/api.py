@@ -28,6 +28,7 @@ from gazekit.types import Scanpath
 
 __all__ = [
     "LOWER_IS_BETTER",
+    "auto_metrics",
     "METRICS",
     "SCANPATH_METRICS",
     "MetricSpec",
@@ -545,7 +546,7 @@ def _supported(spec: MetricSpec, allsp: Sequence[Scanpath], humans: Sequence[Sca
 _NOT_AUTO = {"fdiss"}
 
 
-def _auto_metrics(preds: Sequence[Scanpath], humans: Sequence[Scanpath], o: ScoreOptions) -> list[str]:
+def auto_metrics(preds: Sequence[Scanpath], humans: Sequence[Scanpath], o: ScoreOptions) -> list[str]:
     allsp = [*preds, *humans]
     return [k for k, m in METRICS.items() if k not in _NOT_AUTO and _supported(m, allsp, humans, o)]
 
@@ -701,7 +702,7 @@ def score_scanpaths(
     hum = preprocess_scanpaths(_check_list("human", humans), o)
     if not preds or not hum:
         raise DataFormatError(f"no scanpath has >= {o.min_fixations} fixations after preprocessing")
-    names = resolve_metrics(metrics) if metrics is not None else _auto_metrics(preds, hum, o)
+    names = resolve_metrics(metrics) if metrics is not None else auto_metrics(preds, hum, o)
     human_by_key: dict[tuple, list[int]] = {}
     by_stim: dict[str, list[int]] = {}
     for j, h in enumerate(hum):
@@ -772,7 +773,7 @@ def human_consistency(
     hum = preprocess_scanpaths(_check_list("human", humans), o)
     if not hum:
         raise DataFormatError(f"no scanpath has >= {o.min_fixations} fixations after preprocessing")
-    names = resolve_metrics(metrics) if metrics is not None else _auto_metrics(hum, hum, o)
+    names = resolve_metrics(metrics) if metrics is not None else auto_metrics(hum, hum, o)
     by_key: dict[tuple, list[int]] = {}
     for j, h in enumerate(hum):
         by_key.setdefault(h.key, []).append(j)

@@ -348,13 +348,19 @@ def run_object_level(
     fold_list: Sequence[int] | None = None,
     overrides: dict | None = None,
     data_root: str | None = None,
+    fold_dir: str | None = None,
+    train_only: bool = False,
 ) -> dict:
     """Cross-validated OAT vs baselines vs humans on object-level data (COCO-Search18 / Amazon recipes).
 
     Each fold trains on the other folds' images (early stopping on a held-out share of them) and predicts
     the held-out images; ``target-dwell`` is fitted on the same training humans. Predictions of all folds
     are pooled and scored against the humans once. COCO-Search18 also gets subset tables: displays whose
-    target the detector missed (its box imputed by the loader) and displays whose target was detected."""
+    target the detector missed (its box imputed by the loader) and displays whose target was detected.
+
+    ``fold_dir``: each fold's predictions are saved there (``fold<k>.json``) and reused when present, so
+    the folds can be trained by separate processes (``train_only``: train and save, score nothing) and
+    pooled by a last run over all folds."""
     import tempfile
     import time
 
@@ -377,32 +383,45 @@ def run_object_level(
     for fold in fold_list if fold_list is not None else range(folds):
         dm = ObjectTrialDataModule(**{**dargs, "fold": fold})
         dm.setup()
-        with tempfile.TemporaryDirectory() as tmp:
-            model, fit = train_oat(recipe, dm, tmp, max_epochs, seed)
-        last = fit.pop("last_model")
         displays = _displays(dm.test_trials)
         for st, tk in displays:
             stim_by_key[(st.name, tk.name)] = st
         for t in dm.train_trials:
             stim_by_key.setdefault(t.scanpath.key, t.stimulus)
         humans += [t.scanpath for t in dm.test_trials]
-        fold_preds = {
-            **predict_all(model, displays, n_samples, seed),
-            **{
-                k: v
-                for k, v in predict_all(last, displays, n_samples, seed, "OAT last epoch").items()
-                if "sampled" in k
-            },
-            **baseline_predictions(
-                displays, [t.scanpath for t in dm.train_trials], stim_by_key, False, drop_first, n_samples, seed
-            ),
-        }
+        saved = Path(fold_dir) / f"fold{fold}.json" if fold_dir else None
+        if saved is not None and saved.exists() and not train_only:
+            fold_preds, fit = load_fold(saved)  # trained by an earlier process
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                model, fit = train_oat(recipe, dm, tmp, max_epochs, seed)
+            last = fit.pop("last_model")
+            fold_preds = {
+                **predict_all(model, displays, n_samples, seed),
+                **{
+                    k: v
+                    for k, v in predict_all(last, displays, n_samples, seed, "OAT last epoch").items()
+                    if "sampled" in k
+                },
+                **baseline_predictions(
+                    displays, [t.scanpath for t in dm.train_trials], stim_by_key, False, drop_first, n_samples, seed
+                ),
+            }
+            fit = {
+                "fold": fold,
+                "train": len(dm.train_trials),
+                "val": len(dm.val_trials),
+                "test": len(dm.test_trials),
+                **fit,
+            }
+            if saved is not None:
+                save_fold(saved, fold_preds, fit)
         for name, sps in fold_preds.items():
             preds.setdefault(name, []).extend(sps)
-        info.append(
-            {"fold": fold, "train": len(dm.train_trials), "val": len(dm.val_trials), "test": len(dm.test_trials), **fit}
-        )
+        info.append(fit)
         print(f"fold {fold}: {info[-1]} ({time.time() - t0:.0f}s)", flush=True)
+    if train_only:
+        return {"folds": info, "seconds": time.time() - t0}
     t_score = time.time()
     table = score_table(preds, humans, stim_by_key, drop_first, "Human (leave-one-subject-out)")
     result = {
@@ -425,6 +444,39 @@ def run_object_level(
             }
     result["seconds"] = time.time() - t0
     return _saved(result, out)
+
+
+def _sp_record(sp: Scanpath) -> dict:
+    return {
+        "x": sp.x.tolist(),
+        "y": sp.y.tolist(),
+        "duration": [None if not np.isfinite(v) else float(v) for v in sp.duration],
+        "stimulus": sp.stimulus,
+        "subject": sp.subject,
+        "task": sp.task,
+        "condition": sp.condition,
+        "found": sp.found,
+        "width": sp.width,
+        "height": sp.height,
+        "objects": None if sp.objects is None else [int(v) for v in sp.objects],
+    }
+
+
+def _sp_from(r: dict) -> Scanpath:
+    d = np.array([np.nan if v is None else v for v in r.pop("duration")], dtype=float)
+    return Scanpath(r.pop("x"), r.pop("y"), d, **r)
+
+
+def save_fold(path: str | Path, preds: dict[str, list[Scanpath]], info: dict) -> None:
+    """One fold's predictions (every row) and fit info as JSON, so folds can run as separate processes."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    rec = {"info": info, "preds": {k: [_sp_record(s) for s in v] for k, v in preds.items()}}
+    Path(path).write_text(json.dumps(rec))
+
+
+def load_fold(path: str | Path) -> tuple[dict[str, list[Scanpath]], dict]:
+    rec = json.loads(Path(path).read_text())
+    return {k: [_sp_from(r) for r in v] for k, v in rec["preds"].items()}, rec["info"]
 
 
 def score_table(
@@ -567,6 +619,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--samples", type=int, default=10)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--out", default=f"outputs/oat_{name}_results.json")
+        p.add_argument("--fold-dir", default=None, help="save/reuse per-fold predictions here (fold<k>.json)")
+        p.add_argument("--train-only", action="store_true", help="train the given folds, save them, score nothing")
         p.add_argument(
             "--data-root",
             default=os.environ.get("GAZEKIT_SAMPLE_DATA"),
@@ -609,7 +663,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.only_folds,
             overrides,
             args.data_root,
+            args.fold_dir,
+            args.train_only,
         )
+        if args.train_only:
+            print(json.dumps(res["folds"], indent=1))
+            return 0
     else:
         res = run_synthetic(args.recipe, args.max_epochs, args.samples, args.out, args.export, args.seed, overrides)
     print(markdown_report(res))
