@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import json
 import os
 from collections.abc import Sequence
@@ -232,9 +233,17 @@ def _load_recipe(path: str | Path) -> dict:
     return yaml.safe_load(Path(_resolve(str(path))).read_text())
 
 
-def train_oat(recipe: dict, datamodule, root: str | Path, max_epochs: int | None = None, seed: int = 0):  # noqa: ANN001
+def train_oat(
+    recipe: dict,
+    datamodule,  # noqa: ANN001
+    root: str | Path,
+    max_epochs: int | None = None,
+    seed: int = 0,
+    max_minutes: float | None = None,
+):
     """Fit OAT as the recipe says (Adam, clip 1.0, early stopping on val/delta); returns the best-validation
-    model and the fit info, whose ``"last_model"`` is the model at the last epoch (the release keeps both)."""
+    model and the fit info, whose ``"last_model"`` is the model at the last epoch (the release keeps both).
+    ``max_minutes`` stops training after that wall-clock time (Lightning ``max_time``) on a shared machine."""
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
@@ -263,6 +272,7 @@ def train_oat(recipe: dict, datamodule, root: str | Path, max_epochs: int | None
         accelerator="cpu",
         devices=1,
         max_epochs=int(max_epochs or tr.get("max_epochs", 20)),
+        max_time=None if not max_minutes else datetime.timedelta(minutes=float(max_minutes)),
         gradient_clip_val=float(tr.get("gradient_clip_val", 1.0)),
         callbacks=[EarlyStopping("val/delta", patience=patience, mode="min", check_finite=False), ckpt, _Progress()],
         logger=False,
@@ -350,6 +360,7 @@ def run_object_level(
     data_root: str | None = None,
     fold_dir: str | None = None,
     train_only: bool = False,
+    max_minutes: float | None = None,
 ) -> dict:
     """Cross-validated OAT vs baselines vs humans on object-level data (COCO-Search18 / Amazon recipes).
 
@@ -394,7 +405,7 @@ def run_object_level(
             fold_preds, fit = load_fold(saved)  # trained by an earlier process
         else:
             with tempfile.TemporaryDirectory() as tmp:
-                model, fit = train_oat(recipe, dm, tmp, max_epochs, seed)
+                model, fit = train_oat(recipe, dm, tmp, max_epochs, seed, max_minutes)
             last = fit.pop("last_model")
             fold_preds = {
                 **predict_all(model, displays, n_samples, seed),
@@ -505,8 +516,11 @@ def run_synthetic(
     export: str | None = None,
     seed: int = 0,
     overrides: dict | None = None,
+    weights: str | None = None,
 ) -> dict:
-    """OAT on the synthetic world's held-out displays vs baselines vs the simulated observers' consistency."""
+    """OAT on the synthetic world's held-out displays vs baselines vs the simulated observers' consistency.
+
+    ``weights``: score these OAT weights (e.g. the bundled checkpoint) instead of training."""
     import tempfile
     import time
 
@@ -517,9 +531,15 @@ def run_synthetic(
     t0 = time.time()
     dm = OATSyntheticDataModule(**recipe["data"]["init_args"])
     dm.setup()
-    with tempfile.TemporaryDirectory() as tmp:
-        model, fit = train_oat(recipe, dm, tmp, max_epochs, seed)
-    last = fit.pop("last_model")
+    if weights:
+        from gazekit.models.oat import OAT  # oat.py imports this module (cycle being removed on branch i11)
+
+        model, fit = OAT.from_file(weights), {"weights": str(weights)}
+        last = None
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            model, fit = train_oat(recipe, dm, tmp, max_epochs, seed)
+        last = fit.pop("last_model")
     if export:
         model.export_safetensors(export)
     test = [t for t in dm.test_trials if t.stimulus.target is not None and t.stimulus.target.box is not None]
@@ -529,13 +549,16 @@ def run_synthetic(
     drop_first = bool(recipe["model"]["init_args"].get("start_fixation", True))
     for t in dm.train_trials:
         stim_by_key.setdefault(t.scanpath.key, t.stimulus)
-    preds = {
-        **predict_all(model, displays, n_samples, seed),
-        **{k: v for k, v in predict_all(last, displays, n_samples, seed, "OAT last epoch").items() if "sampled" in k},
-        **baseline_predictions(
+    preds = predict_all(model, displays, n_samples, seed)
+    if last is not None:
+        preds.update(
+            {k: v for k, v in predict_all(last, displays, n_samples, seed, "OAT last epoch").items() if "sampled" in k}
+        )
+    preds.update(
+        baseline_predictions(
             displays, [t.scanpath for t in dm.train_trials], stim_by_key, True, drop_first, n_samples, seed
-        ),
-    }
+        )
+    )
     table = score_table(preds, humans, stim_by_key, drop_first, "Simulated observers (leave-one-subject-out)")
     result = {
         "recipe": recipe_path,
@@ -621,6 +644,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--out", default=f"outputs/oat_{name}_results.json")
         p.add_argument("--fold-dir", default=None, help="save/reuse per-fold predictions here (fold<k>.json)")
         p.add_argument("--train-only", action="store_true", help="train the given folds, save them, score nothing")
+        p.add_argument("--max-minutes", type=float, default=None, help="wall-clock training budget per fold")
         p.add_argument(
             "--data-root",
             default=os.environ.get("GAZEKIT_SAMPLE_DATA"),
@@ -632,6 +656,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--export", default=None, help="write the trained weights (.safetensors)")
+    p.add_argument("--weights", default=None, help="score these OAT weights instead of training")
     p.add_argument("--out", default="outputs/oat_synthetic_results.json")
     for sp in sub.choices.values():
         sp.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -665,12 +690,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.data_root,
             args.fold_dir,
             args.train_only,
+            args.max_minutes,
         )
         if args.train_only:
             print(json.dumps(res["folds"], indent=1))
             return 0
     else:
-        res = run_synthetic(args.recipe, args.max_epochs, args.samples, args.out, args.export, args.seed, overrides)
+        res = run_synthetic(
+            args.recipe, args.max_epochs, args.samples, args.out, args.export, args.seed, overrides, args.weights
+        )
     print(markdown_report(res))
     return 0
 
