@@ -16,6 +16,7 @@ import numpy as np
 from gazekit.metrics.api import ScoreOptions, human_consistency, score_scanpaths
 from gazekit.metrics.distribution import as_samples, distribution_summary, generated_pairs
 from gazekit.metrics.scanpath import fit_ss_clusters
+from gazekit.models.base import sample_scanpaths
 from gazekit.models.baselines import TargetDwell
 from gazekit.types import Scanpath
 
@@ -301,10 +302,7 @@ def predict_all(model, displays, n_samples: int, seed: int = 0, name: str = "OAT
     tasks = [d[1] for d in displays]
     out = {f"{name} (greedy)": model.predict_scanpaths(stims, tasks)}
     if n_samples:
-        samp = []
-        for k in range(n_samples):
-            samp += model.predict_scanpaths(stims, tasks, sample=True, seed=seed + 1000 * k)
-        out[f"{name} (sampled ×{n_samples})"] = samp
+        out[f"{name} (sampled ×{n_samples})"] = sample_scanpaths(model, stims, tasks, n_samples, seed)
     return out
 
 
