@@ -283,7 +283,7 @@ def train_oat(
         deterministic=True,
     )
     trainer.fit(model, datamodule)
-    best = OAT.from_file(ckpt.best_model_path) if ckpt.best_model_path else model.eval()
+    best = OAT.from_checkpoint(ckpt.best_model_path) if ckpt.best_model_path else model.eval()
     info = {"epochs": int(trainer.current_epoch), "best_val_delta": float(ckpt.best_model_score or np.nan)}
     return best, {**info, "last_model": model.eval()}
 
@@ -532,14 +532,14 @@ def run_synthetic(
     if weights:
         from gazekit.models.oat import OAT  # oat.py imports this module (cycle being removed on branch i11)
 
-        model, fit = OAT.from_file(weights), {"weights": str(weights)}
+        model, fit = OAT.from_checkpoint(weights), {"weights": str(weights)}
         last = None
     else:
         with tempfile.TemporaryDirectory() as tmp:
             model, fit = train_oat(recipe, dm, tmp, max_epochs, seed)
         last = fit.pop("last_model")
     if export:
-        model.export_safetensors(export)
+        model.save_checkpoint(export)
     test = [t for t in dm.test_trials if t.stimulus.target is not None and t.stimulus.target.box is not None]
     displays = _displays(test)
     stim_by_key = {(st.name, tk.name): st for st, tk in displays}
