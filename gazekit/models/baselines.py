@@ -573,7 +573,36 @@ def on_target_counts(scanpaths: Sequence[Scanpath], skip_first: bool = True) -> 
     return np.asarray(out, dtype=np.int64)
 
 
-class TargetDwell(_Baseline):
+class _LocationOnly(_Baseline):
+    """Baselines told where the target is (``oracle``, ``target-dwell``): the centre fixation, then
+    :meth:`_towards` the target; without a target location the centre fixation alone (target absent)."""
+
+    supported_tasks = ("search",)
+
+    def predict_scanpath(
+        self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None
+    ) -> Scanpath:
+        task = self._check_task(task)
+        rng = self._rng(stimulus, seed)
+        centre = (stimulus.width / 2.0, stimulus.height / 2.0)
+        box = _located_target(stimulus, task)
+        if box is None:
+            return self._finish(stimulus, task, [centre[0]], [centre[1]], rng, sample, "absent")
+        return self._towards(stimulus, task, box, centre, rng, sample)
+
+    def _towards(
+        self,
+        stimulus: Stimulus,
+        task: Task,
+        box: tuple[float, float, float, float],
+        centre: tuple[float, float],
+        rng: np.random.Generator,
+        sample: bool,
+    ) -> Scanpath:
+        raise NotImplementedError
+
+
+class TargetDwell(_LocationOnly):
     """A location-only predictor: the centre fixation, then the target's centre ``k`` times.
 
     ``k`` is what people do once they know where the target is: with ``sample=False`` it is ``k`` (the
@@ -585,7 +614,6 @@ class TargetDwell(_Baseline):
     """
 
     name = "target-dwell"
-    supported_tasks = ("search",)
 
     def __init__(
         self,
@@ -615,15 +643,8 @@ class TargetDwell(_Baseline):
             raise DataFormatError("target-dwell.fit: no human scanpath has a target (meta['target_object'] or 'bbox')")
         return cls(max(1, int(round(float(np.median(counts))))), counts, seed=seed)
 
-    def predict_scanpath(
-        self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None
-    ) -> Scanpath:
-        task = self._check_task(task)
-        rng = self._rng(stimulus, seed)
-        cx, cy = stimulus.width / 2.0, stimulus.height / 2.0
-        box = _located_target(stimulus, task)
-        if box is None:
-            return self._finish(stimulus, task, [cx], [cy], rng, sample, "absent")
+    def _towards(self, stimulus, task, box, centre, rng, sample) -> Scanpath:  # noqa: ANN001
+        cx, cy = centre
         k = int(rng.choice(self.k_counts)) if sample and self.k_counts is not None else self.k
         tx, ty = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
         objs = None
@@ -637,7 +658,7 @@ class TargetDwell(_Baseline):
 
 
 # --------------------------------------------------------------------------------------------- oracle
-class OracleDetector(_Baseline):
+class OracleDetector(_LocationOnly):
     """A perfect detector: the centre fixation, then the target's centre, then stop.
 
     The target's location comes from ``task.target.box``, else ``stimulus.target.box``, else (objects with
@@ -648,17 +669,9 @@ class OracleDetector(_Baseline):
     """
 
     name = "oracle"
-    supported_tasks = ("search",)
 
-    def predict_scanpath(
-        self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None
-    ) -> Scanpath:
-        task = self._check_task(task)
-        rng = self._rng(stimulus, seed)
-        cx, cy = stimulus.width / 2.0, stimulus.height / 2.0
-        box = _located_target(stimulus, task)
-        if box is None:
-            return self._finish(stimulus, task, [cx], [cy], rng, sample, "absent")
+    def _towards(self, stimulus, task, box, centre, rng, sample) -> Scanpath:  # noqa: ANN001
+        cx, cy = centre
         if bool(_in_box(box, np.array(cx), np.array(cy))):
             sp = self._finish(stimulus, task, [cx], [cy], rng, sample, "target")
         else:
