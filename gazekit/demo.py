@@ -30,8 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from gazekit.atomic import atomic_write_text
+from gazekit.cliutil import bounded_float, bounded_int
 from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
-from gazekit.models.base import sample_scanpaths
+from gazekit.models.predictors import sample_scanpaths
 from gazekit.models.baselines import TargetDwell
 from gazekit.types import Scanpath, Stimulus, Target, Task
 
@@ -73,13 +75,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--n-displays",
-        type=int,
+        type=bounded_int(4, 100_000),
         help=f"displays in the world (default {FULL['n_displays']}; quick {QUICK['n_displays']})",
     )
-    parser.add_argument("--seed", type=int, default=1, help="world seed (default 1; OAT's recipe trains on seed 0)")
-    parser.add_argument("--test-fraction", type=float, help="share of displays held out for scoring (default 0.25)")
+    parser.add_argument(
+        "--seed",
+        type=bounded_int(0, 2**32 - 1),
+        default=1,
+        help="world seed (default 1; OAT's recipe trains on seed 0)",
+    )
+    parser.add_argument(
+        "--test-fraction", type=bounded_float(0.05, 0.95), help="share of displays held out for scoring (default 0.25)"
+    )
     parser.add_argument("--models", help="comma-separated model names (default: every available scanpath model)")
-    parser.add_argument("--overlays", type=int, help="number of overlay images (default 6; quick 2)")
+    parser.add_argument("--overlays", type=bounded_int(0, 1000), help="number of overlay images (default 6; quick 2)")
     parser.add_argument("--embed-images", action="store_true", help="embed overlays in report.html as base64")
 
 
@@ -110,8 +119,8 @@ def _align(sp: Scanpath, stim: Stimulus, model: str) -> Scanpath:
     """A prediction labelled like the observers' scanpaths of ``stim`` (key, condition, frame, objects, target).
 
     ``found`` is recomputed from the ground truth (a fixation in the target box) so every model is judged
-    the same way; object indices follow the observers' rule (:func:`fixated_objects`)."""
-    from gazekit.datasets.synthetic.search import fixated_objects
+    the same way; object indices follow the observers' rule (:func:`~gazekit.datasets.synthetic.observers.observed_objects`)."""
+    from gazekit.datasets.synthetic.observers import observed_objects
     from gazekit.types import Frame
 
     out = dataclasses.replace(sp, meta=dict(sp.meta))
@@ -122,7 +131,7 @@ def _align(sp: Scanpath, stim: Stimulus, model: str) -> Scanpath:
     out.stimulus, out.task, out.subject = stim.name, stim.target.category, model
     present = stim.target.box is not None
     out.condition = "present" if present else "absent"
-    out.objects = fixated_objects(stim, out.x, out.y)
+    out.objects = observed_objects(stim, out.x, out.y)
     out.meta["model"] = model
     if present:
         bx, by, bw, bh = stim.target.box
@@ -265,7 +274,7 @@ def run_demo(
     from gazekit import __version__
     from gazekit.datasets.synthetic.search import build_world
     from gazekit.imageio import write_image
-    from gazekit.io import atomic_write_text, write_scanpaths
+    from gazekit.io import write_scanpaths
     from gazekit.models.registry import load_predictor
     from gazekit.report import write_report
 

@@ -1,39 +1,22 @@
-"""Format-independent reading and writing of scanpath files, and atomic file writes."""
+"""Format-independent reading and writing of scanpath files (gazekit CSV or COCO-Search18 JSON by suffix)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from gazekit.errors import DataFormatError
-from gazekit.types import Scanpath
+from gazekit.datasets.coco_search18 import (
+    parse_coco_search18,
+    read_coco_search18_json,
+    write_coco_search18_json,
+)
+from gazekit.datasets.scanpath_csv import parse_scanpath_csv, read_scanpath_csv, write_scanpath_csv
+from gazekit.errors import DataFormatError, FrameMissingError
+from gazekit.types import FRAME_SOURCE, Scanpath
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "parse_scanpaths", "read_scanpaths", "write_scanpaths"]
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, so readers never see half a file."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        # mkstemp creates 0600 files; give the result the permissions a plain open() would have
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+__all__ = ["FRAME_SOURCE", "assign_frames", "frame_written", "parse_scanpaths", "read_scanpaths", "write_scanpaths"]
 
 
 def _kind(name: str) -> str:
@@ -47,17 +30,11 @@ def _kind(name: str) -> str:
 
 def read_scanpaths(path: str | Path) -> list[Scanpath]:
     """Read a gazekit scanpath CSV (``.csv``) or a COCO-Search18 fixation JSON (``.json``)."""
-    from gazekit.datasets.coco_search18 import read_coco_search18_json
-    from gazekit.datasets.scanpath_csv import read_scanpath_csv
-
     return read_coco_search18_json(path) if _kind(str(path)) == "json" else read_scanpath_csv(path)
 
 
 def parse_scanpaths(data: bytes | str, name: str) -> list[Scanpath]:
     """Parse uploaded bytes/text, choosing the format from ``name``'s suffix (or content when ambiguous)."""
-    from gazekit.datasets.coco_search18 import parse_coco_search18
-    from gazekit.datasets.scanpath_csv import parse_scanpath_csv
-
     if isinstance(data, bytes):
         try:
             text = data.decode("utf-8-sig")
@@ -79,10 +56,58 @@ def parse_scanpaths(data: bytes | str, name: str) -> list[Scanpath]:
 
 def write_scanpaths(path: str | Path, scanpaths: Iterable[Scanpath]) -> None:
     """Write scanpaths; the suffix chooses gazekit CSV or COCO-Search18 JSON."""
-    from gazekit.datasets.coco_search18 import write_coco_search18_json
-    from gazekit.datasets.scanpath_csv import write_scanpath_csv
-
     if _kind(str(path)) == "json":
         write_coco_search18_json(path, scanpaths)
     else:
         write_scanpath_csv(path, scanpaths)
+
+
+def frame_written(sp: Scanpath) -> bool:
+    """Whether the scanpath's file stated its frame (width/height), as opposed to no frame or a format default."""
+    return sp.width is not None and sp.height is not None and sp.meta.get(FRAME_SOURCE) != "format-default"
+
+
+def assign_frames(
+    scanpaths: Sequence[Scanpath],
+    frame: tuple[float, float] | None,
+    *,
+    source: str,
+    option: str = "--human-frame",
+) -> list[Scanpath]:
+    """Give every scanpath whose file stated no frame the frame the user named; never guess one.
+
+    The one rule for the CLI (``gazekit score``/``infer``) and the viewer: a frame written in the file wins;
+    otherwise ``frame`` (``--human-frame WxH`` or the viewer's choice) is used and recorded as
+    ``meta["frame_source"] = "user"``; without it this raises.
+
+    Args:
+        scanpaths: as read by :func:`read_scanpaths` / :func:`parse_scanpaths`.
+        frame: ``(width, height)`` px of the display/image the fixations were recorded on, or None.
+        source: the file name, for the message.
+        option: how the user gives a frame (named in the message).
+
+    Returns:
+        New scanpath objects (the inputs are not modified).
+
+    Raises:
+        FrameMissingError: some scanpath has no written frame and ``frame`` is None.
+    """
+    missing = [sp for sp in scanpaths if not frame_written(sp)]
+    if missing and frame is None:
+        first = missing[0]
+        where = f"record {first.meta['record']}" if "record" in first.meta else f"image {first.stimulus!r}"
+        raise FrameMissingError(
+            f"{len(missing)} of {len(scanpaths)} scanpath(s) (first: {where}) carry no frame size (width/height), "
+            f"so their pixel coordinates cannot be placed; give the size of the display or image they were "
+            f"recorded on with {option} WxH (COCO-Search18's display is 1680x1050), or add width/height to the file",
+            path=source,
+        )
+    out = []
+    for sp in scanpaths:
+        if frame_written(sp):
+            out.append(sp)
+            continue
+        assert frame is not None
+        meta = {**sp.meta, FRAME_SOURCE: "user"}
+        out.append(dataclasses.replace(sp, width=float(frame[0]), height=float(frame[1]), meta=meta))
+    return out

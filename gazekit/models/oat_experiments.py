@@ -8,16 +8,26 @@ import dataclasses
 import datetime
 import json
 import os
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import lightning.pytorch as pl
 import numpy as np
+import torch
+import yaml
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+from gazekit.datasets.search_trials import OATSyntheticDataModule, ObjectTrialDataModule
 from gazekit.metrics.api import ScoreOptions, human_consistency, score_scanpaths
 from gazekit.metrics.distribution import as_samples, distribution_summary, generated_pairs
 from gazekit.metrics.scanpath import fit_ss_clusters
-from gazekit.models.base import sample_scanpaths
-from gazekit.models.baselines import TargetDwell
+from gazekit.models.baselines import TargetDwell, TargetSimilarityGreedy
+from gazekit.models.oat import ASSET_DIR, OAT, _asset_name, optimise_position_matrix, position_matrix_report
+from gazekit.models.oat_inputs import fixations_to_objects
+from gazekit.models.predictors import sample_scanpaths
+from gazekit.models.registry import load_predictor
 from gazekit.types import Scanpath
 
 #: (rows, width, sigma) of the shipped position matrices: the release's sizes (11 rows at σ 2 and 2.5,
@@ -37,7 +47,6 @@ PE_ASSETS = (
 
 def make_position_assets(out_dir: str | Path | None = None, steps: int = 10000) -> dict[str, dict[str, float]]:
     """Run the release's objective once per shipped size (seed 0) and write ``learned_pe_r*_w*_s*.npy``."""
-    from gazekit.models.oat import ASSET_DIR, _asset_name, optimise_position_matrix, position_matrix_report
 
     out = Path(out_dir) if out_dir is not None else ASSET_DIR
     out.mkdir(parents=True, exist_ok=True)
@@ -50,35 +59,6 @@ def make_position_assets(out_dir: str | Path | None = None, steps: int = 10000) 
     return report
 
 
-def delta_for_object_sequences(
-    pred: Sequence[Sequence[int]],
-    human: Sequence[Sequence[int]],
-    targets: Sequence[int],
-    keys: Sequence[str] | None = None,
-) -> float:
-    """Behavioural delta (``gazekit.metrics.search.behavioural_delta``) of object-index sequences.
-
-    Each trial ``i`` pairs ``pred[i]`` with ``human[i]`` (``keys`` groups trials of one display; default:
-    one group per trial). Empty sequences are skipped, as the metric does."""
-    from gazekit.metrics.search import behavioural_delta
-
-    keys = list(keys) if keys is not None else [str(i) for i in range(len(pred))]
-
-    def sp(seq: Sequence[int], key: str, t: int) -> Scanpath:
-        a = np.asarray(seq, dtype=np.int64)
-        z = np.zeros(len(a))
-        return Scanpath(z, z, stimulus=key, task="search", objects=a, meta={"target_object": int(t)})
-
-    P = [sp(s, k, t) for s, k, t in zip(pred, keys, targets, strict=True) if len(s)]
-    H = [sp(s, k, t) for s, k, t in zip(human, keys, targets, strict=True) if len(s)]
-    if not P or not H:
-        return float("inf")
-    try:
-        return float(behavioural_delta(P, H)["delta"])
-    except Exception:  # no shared trial
-        return float("inf")
-
-
 # ============================================================================================ evaluation protocol
 class ObjectGreedy:
     """The ``greedy`` baseline on object displays without pixels: :class:`TargetSimilarityGreedy`, whose own
@@ -86,7 +66,6 @@ class ObjectGreedy:
     cosine similarity of given ``attributes['appearance']`` vectors to the target object's (Amazon)."""
 
     def __init__(self, **kw):
-        from gazekit.models.baselines import TargetSimilarityGreedy
 
         class _G(TargetSimilarityGreedy):
             def candidate_scores(self, stimulus, task):  # noqa: ANN001, ANN202
@@ -108,7 +87,6 @@ class ObjectGreedy:
 def object_view(sp: Scanpath, stimulus, drop_first: bool) -> Scanpath:  # noqa: ANN001
     """The scanpath as an object string (OAT's rule: the containing object, else the nearest centre), minus
     the start fixation when ``drop_first``, with ``meta['target_object']`` for the behavioural delta."""
-    from gazekit.models.oat_data import fixations_to_objects
 
     objs = fixations_to_objects(sp, stimulus)
     k = 1 if drop_first and len(sp) > 1 else 0
@@ -137,6 +115,7 @@ def _per_subject(summary, humans) -> tuple[float, float]:  # noqa: ANN001
 
 def _with_bbox(sps, stimuli_by_key) -> list[Scanpath]:  # noqa: ANN001
     """Scanpaths with ``meta['bbox']`` = the target box of their stimulus (search metrics need it)."""
+
     out = []
     for s in sps:
         st = stimuli_by_key.get(s.key)
@@ -227,11 +206,10 @@ def human_set(humans, stimuli_by_key, drop_first: bool, max_step: int = 6) -> di
 
 
 def _load_recipe(path: str | Path) -> dict:
-    import yaml
-
-    from gazekit.models.oat_data import _resolve
-
-    return yaml.safe_load(Path(_resolve(str(path))).read_text())
+    p = Path(path).expanduser()
+    if not p.exists() and not p.is_absolute():  # a recipe named relative to the repository (configs/...)
+        p = Path(__file__).resolve().parents[2] / p
+    return yaml.safe_load(p.read_text())
 
 
 def train_oat(
@@ -245,10 +223,6 @@ def train_oat(
     """Fit OAT as the recipe says (Adam, clip 1.0, early stopping on val/delta); returns the best-validation
     model and the fit info, whose ``"last_model"`` is the model at the last epoch (the release keeps both).
     ``max_minutes`` stops training after that wall-clock time (Lightning ``max_time``) on a shared machine."""
-    import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-
-    from gazekit.models.oat import OAT
 
     tr = recipe.get("trainer", {})
     patience = 10
@@ -289,7 +263,6 @@ def train_oat(
 
 
 def _baselines(has_images: bool) -> dict:
-    from gazekit.models.registry import load_predictor
 
     out = {n: load_predictor(n) for n in ("random", "center", "oracle")}
     out["greedy"] = load_predictor("greedy") if has_images else ObjectGreedy()
@@ -370,10 +343,6 @@ def run_object_level(
     ``fold_dir``: each fold's predictions are saved there (``fold<k>.json``) and reused when present, so
     the folds can be trained by separate processes (``train_only``: train and save, score nothing) and
     pooled by a last run over all folds."""
-    import tempfile
-    import time
-
-    from gazekit.models.oat_data import ObjectTrialDataModule
 
     recipe = _load_recipe(recipe_path)
     recipe["model"]["init_args"].update(overrides or {})
@@ -519,10 +488,6 @@ def run_synthetic(
     """OAT on the synthetic world's held-out displays vs baselines vs the simulated observers' consistency.
 
     ``weights``: score these OAT weights (e.g. the bundled checkpoint) instead of training."""
-    import tempfile
-    import time
-
-    from gazekit.models.oat_data import OATSyntheticDataModule
 
     recipe = _load_recipe(recipe_path)
     recipe["model"]["init_args"].update(overrides or {})
@@ -530,8 +495,6 @@ def run_synthetic(
     dm = OATSyntheticDataModule(**recipe["data"]["init_args"])
     dm.setup()
     if weights:
-        from gazekit.models.oat import OAT  # oat.py imports this module (cycle being removed on branch i11)
-
         model, fit = OAT.from_checkpoint(weights), {"weights": str(weights)}
         last = None
     else:
@@ -663,16 +626,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     args = ap.parse_args(argv)
     if args.threads:
-        import torch
-
         torch.set_num_threads(args.threads)
     if args.cmd == "position-assets":
         print(json.dumps(make_position_assets(args.out), indent=1))
         return 0
     overrides = {}
     for kv in args.set:
-        import yaml
-
         k, _, v = kv.partition("=")
         overrides[k] = yaml.safe_load(v)
     if args.cmd in ("coco", "amazon"):
