@@ -33,8 +33,8 @@ import numpy as np
 from gazekit.atomic import atomic_write_text
 from gazekit.cliutil import bounded_float, bounded_int
 from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
-from gazekit.models.predictors import sample_scanpaths
 from gazekit.models.baselines import TargetDwell
+from gazekit.models.predictors import sample_scanpaths
 from gazekit.types import Scanpath, Stimulus, Target, Task
 
 __all__ = ["DIST_METRICS", "PAIR_METRICS", "SEARCH_METRICS", "add_arguments", "run", "run_demo"]
