@@ -347,11 +347,18 @@ def run_object_level(
     recipe = _load_recipe(recipe_path)
     recipe["model"]["init_args"].update(overrides or {})
     dargs = {**recipe["data"]["init_args"], "n_folds": folds}
-    if data_root:  # the recipes name ../shared/data/<dataset>/...: read <data_root>/<dataset>/... instead
-        for k in ("fixations", "detections"):
-            v = dargs.get(k)
-            if isinstance(v, str) and "data/" in v:
-                dargs[k] = str(Path(data_root) / v.split("data/", 1)[1])
+    if data_root:  # the sample-data folder layout (coco_search18/, amazon_covers/) fills paths the recipe leaves open
+        root = Path(data_root)
+        given = {
+            "coco_search18": {
+                "fixations": root / "coco_search18" / "coco_search18_fixations_TP_validation_split1.json",
+                "detections": root / "coco_search18" / "detections",
+            },
+            "amazon": {"fixations": root / "amazon_covers" / "Amazon.json"},
+        }.get(str(dargs.get("source")), {})
+        for k, v in given.items():
+            if dargs.get(k) is None:
+                dargs[k] = str(v)
     drop_first = bool(recipe["model"]["init_args"].get("start_fixation", True))
     preds: dict[str, list[Scanpath]] = {}
     humans: list[Scanpath] = []
