@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gazekit.errors import ConfigError, DataFormatError, GazekitError
-from gazekit.io import read_scanpaths, write_scanpaths
+from gazekit.io import assign_frames, read_scanpaths, write_scanpaths
 from gazekit.metrics import SCANPATH_METRICS, human_consistency, resolve_metrics, score_scanpaths
 from gazekit.metrics import cli as score_cli
 from gazekit.metrics import scanpath as sm
@@ -277,7 +277,19 @@ def test_cli_distribution_protocol_with_detections_on_coco_search18(coco_search1
     hum_p.write_text(json.dumps([r for r in recs if r["subject"] not in (1, 2)]))
     det = coco_search18_val.parent / "detections"
     js = json.loads(
-        _run_cli(tmp_path, pred_p, hum_p, "--protocol", "distribution", "--detections", str(det), "--format", "json")
+        _run_cli(
+            tmp_path,
+            pred_p,
+            hum_p,
+            "--protocol",
+            "distribution",
+            "--detections",
+            str(det),
+            "--format",
+            "json",
+            "--size",
+            "1680x1050",
+        )  # fmt: skip
     )
     m = js["metrics"]
     for k in ("kl_ss", "kl_ss_objects", "kl_edit_objects", "rss_ss_objects", "dss_ss_objects", "delta"):
@@ -285,12 +297,13 @@ def test_cli_distribution_protocol_with_detections_on_coco_search18(coco_search1
     assert m["kl_ss_objects"]["higher_is_better"] is False and 0 <= m["rss_ss_objects"]["mean"] <= 1
     assert js["protocol"] == "distribution" and js["displays_with_objects"] >= 9
     # the object strings are the experiments' (containing box, else nearest centre: never background)
-    hum = score_cli.with_objects(
-        read_scanpaths(hum_p), score_cli._stimuli(read_scanpaths(hum_p), argparse.Namespace(detections=str(det)))
-    )
+    raw = assign_frames(read_scanpaths(hum_p), (1680, 1050), source="hum.json")
+    hum = score_cli.with_objects(raw, score_cli._stimuli(raw, argparse.Namespace(detections=str(det))))
     assert all(h.objects.min() >= 0 for h in hum)
     # per-pair protocol: object metrics appear once detections are given
-    js = json.loads(_run_cli(tmp_path, pred_p, hum_p, "--detections", str(det), "--format", "json"))
+    js = json.loads(
+        _run_cli(tmp_path, pred_p, hum_p, "--detections", str(det), "--format", "json", "--size", "1680x1050")
+    )
     assert {"ss_objects", "edit_objects", "delta"} <= set(js["metrics"])
 
 
