@@ -44,7 +44,7 @@ def test_models_command(capsys):
     out = capsys.readouterr().out
     assert "random" in out and "oat" in out
     rows = {line.split()[0]: line for line in out.splitlines()}
-    assert "ships synthetic-data weights" in rows["oat"] and "needs weights" in rows["gazeseg"]
+    assert "ships synthetic-data weights" in rows["oat"] and "ships synthetic-data weights" in rows["gazeseg"]
 
 
 def test_registry_specs():
