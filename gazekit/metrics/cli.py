@@ -31,6 +31,7 @@ from pathlib import Path
 from gazekit.atomic import atomic_write_text
 from gazekit.cliutil import bounded_int, parse_frame
 from gazekit.datasets._common import finite, load_json
+from gazekit.datasets.coco_search18 import DISPLAY_HEIGHT, DISPLAY_WIDTH
 from gazekit.datasets.object_level import canonical_category, coco_search18_object_trials, read_detections
 from gazekit.errors import ConfigError, DataFormatError
 from gazekit.metrics.api import ScoreOptions, auto_metrics
@@ -213,6 +214,12 @@ def run(args: argparse.Namespace) -> int:
     both = parse_frame(args.size, "--size") if args.size else None
     hframe = parse_frame(args.human_frame, "--human-frame") if args.human_frame else both
     pframe = parse_frame(args.pred_frame, "--pred-frame") if args.pred_frame else both
+    frames_from_detections = bool(getattr(args, "detections", None)) and (hframe is None or pframe is None)
+    if getattr(args, "detections", None):
+        # COCO-Search18 detections are boxes on the dataset's display, so they name the frame of the
+        # fixations scored against them; a frame the user gives still wins.
+        display = (float(DISPLAY_WIDTH), float(DISPLAY_HEIGHT))
+        hframe, pframe = hframe or display, pframe or display
     preds = read_scanpaths(args.pred)
     humans = read_scanpaths(args.human)
     if not preds:
@@ -254,7 +261,8 @@ def run(args: argparse.Namespace) -> int:
     meta["protocol"] = protocol
     for what, fr, sps in (("human_frame", hframe, humans), ("pred_frame", pframe, preds)):
         if fr is not None and any(s.meta.get(FRAME_SOURCE) == "user" for s in sps):
-            meta[what] = f"{fr[0]:g}x{fr[1]:g} (given by the user for records without width/height)"
+            given = "the COCO-Search18 display of --detections" if frames_from_detections else "given by the user"
+            meta[what] = f"{fr[0]:g}x{fr[1]:g} ({given}, for records without width/height)"
     text = format_results(results, args.format, meta)
     if args.out:
         atomic_write_text(Path(args.out), text)
