@@ -15,6 +15,7 @@ _MODULES = (
     "gazekit.models.gazeseg",
     "gazekit.datasets.synthetic.datamodule",
     "gazekit.datasets.datamodules",
+    "gazekit.datasets.asymmetry",
 )
 
 for _m in _MODULES:
