@@ -1,13 +1,10 @@
 """Pretrained backbone weights: where they come from, where gazekit looks, and how they are mapped.
 
 ``BACKBONE_WEIGHTS`` is the table ``gazekit download`` reads (name → ``repo_id``, ``filename``, ``url``,
-``sha256``, …). Resolution for :func:`load_backbone` / :func:`resolve_backbone_weights`:
-
-1. an explicit path (file, or folder holding the file);
-2. ``$GAZEKIT_WEIGHTS_DIR`` — ``<dir>/<file>``, ``<dir>/<name>/<file>`` (where ``gazekit download NAME --root
-   <dir>`` puts it) and ``<dir>/<org>--<repo>/<file>``; ``.safetensors`` names are tried first;
-3. the Hugging Face hub cache (``repo_id``; looked up, never downloaded);
-4. otherwise :class:`~gazekit.errors.WeightsNotFoundError` naming every place tried and the command that fetches it.
+``sha256``, …). :func:`load_backbone` / :func:`resolve_backbone_weights` find the file through gazekit's one
+resolver, :func:`gazekit.weights.resolve_weights` (explicit path → ``$GAZEKIT_WEIGHTS_DIR`` → Hugging Face
+cache → :class:`~gazekit.errors.WeightsNotFoundError` naming the ``gazekit download`` command);
+``.safetensors`` names are tried first.
 
 Nothing is unpickled: safetensors, or ``torch.load(weights_only=True)`` (:func:`gazekit.weights.load_state_dict`).
 SHA-256 sums are ``None`` where no published sum is known (the download is then verified by size only).
@@ -15,15 +12,14 @@ SHA-256 sums are ``None`` where no published sum is known (the download is then 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from gazekit.errors import ConfigError, WeightsNotFoundError
-from gazekit.weights import load_state_dict
+from gazekit.errors import ConfigError
+from gazekit.weights import load_state_dict, resolve_weights
 
 __all__ = ["BACKBONE_WEIGHTS", "BUILDERS", "load_backbone", "resolve_backbone_weights"]
 
@@ -152,7 +148,7 @@ def _entry(name: str) -> dict[str, Any]:
 
 
 def resolve_backbone_weights(name: str, weights: str | Path | None = None) -> Path:
-    """Path of backbone ``name``'s weight file (see the module docstring for the search order).
+    """Path of backbone ``name``'s weight file (search order: :mod:`gazekit.weights`; no bundled copies).
 
     Raises:
         WeightsNotFoundError: listing every location tried and how to fetch the file.
@@ -160,41 +156,13 @@ def resolve_backbone_weights(name: str, weights: str | Path | None = None) -> Pa
     spec = _entry(name)
     names = [n for n in (spec.get("hub_filename"), spec["filename"]) if n]
     names = sorted(dict.fromkeys(names), key=lambda n: not n.endswith(".safetensors"))
-    tried: list[str] = []
-    if weights is not None:
-        p = Path(weights).expanduser()
-        for cand in [p] if p.is_file() else [p / n for n in names]:
-            if cand.is_file():
-                return cand
-            tried.append(str(cand))
-        raise WeightsNotFoundError(f"{name} weights: {', '.join(tried)} does not exist")
-    env = os.environ.get("GAZEKIT_WEIGHTS_DIR")
-    if env:
-        repo = (spec.get("repo_id") or "").replace("/", "--")
-        for n in names:
-            for cand in (Path(env) / n, Path(env) / name / n, *([Path(env) / repo / n] if repo else [])):
-                if cand.is_file():
-                    return cand
-                tried.append(str(cand))
-    else:
-        tried.append("$GAZEKIT_WEIGHTS_DIR (unset)")
-    if spec.get("repo_id"):
-        try:
-            from huggingface_hub import try_to_load_from_cache
-
-            for n in names:
-                hit = try_to_load_from_cache(spec["repo_id"], n)
-                if isinstance(hit, str):
-                    return Path(hit)
-                tried.append(f"Hugging Face cache {spec['repo_id']}/{n}")
-        except ImportError:
-            tried.append("Hugging Face cache (huggingface_hub not installed: pip install 'gazekit[hub]')")
-    raise WeightsNotFoundError(
-        f"{name} weights not found (looked in: {'; '.join(tried)}). Fetch them with "
-        f"`gazekit download {name} --root $GAZEKIT_WEIGHTS_DIR`"
-        + (f" or `huggingface-cli download {spec['repo_id']}`" if spec.get("repo_id") else "")
+    repo = spec.get("repo_id")
+    how = (
+        f"Fetch them with `gazekit download {name} --root $GAZEKIT_WEIGHTS_DIR`"
+        + (f" or `huggingface-cli download {repo}`" if repo else "")
         + ", or pass an explicit path."
     )
+    return resolve_weights(weights, names, name=name, repo_id=repo, how_to_get=how).path
 
 
 def load_backbone(

@@ -3,18 +3,25 @@
 * :class:`ScanpathPredictor`: ``predict_scanpath(stimulus, task) -> Scanpath`` and a batched form.
 * :class:`GazePredictor`: ``predict_gaze(image, head_box) -> GazeMap``.
 * :class:`GazekitModule`: the one LightningModule base class (LightningCLI subclass mode); learned
-  models derive from it *and* from one of the predictor interfaces.
+  models derive from it *and* from one of the predictor interfaces. It owns saving and loading: a model
+  writes no loading code of its own (at most :meth:`GazekitModule.convert_state_dict` for a paper's layout).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
 import lightning.pytorch as pl
 import numpy as np
+import torch
 
+from gazekit.errors import ConfigError
+from gazekit.models.registry import spec_for_class
 from gazekit.types import GazeMap, Scanpath, Stimulus, Task
+from gazekit.weights import WeightsSource, read_checkpoint, resolve_weights, write_checkpoint
 
 __all__ = ["GazePredictor", "GazekitModule", "ScanpathPredictor"]
 
@@ -64,8 +71,128 @@ class GazePredictor:
         raise NotImplementedError
 
 
-class GazekitModule(pl.LightningModule):
-    """Base LightningModule of every trainable gazekit model (``--model NAME`` in the CLI picks a subclass)."""
+M = TypeVar("M", bound="GazekitModule")
 
-    #: registry name of the model (set by subclasses)
-    model_name: ClassVar[str] = ""
+
+def _class_path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+class GazekitModule(pl.LightningModule):
+    """Base LightningModule of every trainable gazekit model (``--model NAME`` in the CLI picks a subclass).
+
+    Subclasses call ``self.save_hyperparameters()`` with JSON-serialisable arguments: the checkpoint stores
+    them and :meth:`from_checkpoint` rebuilds the model from them.
+    """
+
+    #: constructor arguments that name external weight files (pretrained backbone, warm start); the
+    #: checkpoint already holds those weights, so they are stored and rebuilt as None
+    external_weight_args: ClassVar[tuple[str, ...]] = ()
+
+    #: which weights the model holds, set by :meth:`from_checkpoint` / :meth:`load_for_inference`
+    #: ("user", "paper", "synthetic-data"); None for a freshly built model
+    weights_source: WeightsSource | None = None
+
+    # ------------------------------------------------------------------ saving
+    def checkpoint_init_args(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this architecture (external weight files reset to None)."""
+        kw = dict(self.hparams)
+        kw.update(dict.fromkeys(self.external_weight_args))
+        return kw
+
+    def save_checkpoint(self, path: str | Path, *, half: bool = False) -> Path:
+        """Write the weights as safetensors with the class and :meth:`checkpoint_init_args` as JSON metadata.
+
+        Args:
+            path: output file (``.safetensors``); parent folders are created.
+            half: store floating-point tensors as float16 (shipped checkpoints; loading casts back).
+        """
+        sd = self.state_dict()
+        if half:
+            sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+        return write_checkpoint(path, sd, target=_class_path(type(self)), init_args=self.checkpoint_init_args())
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def convert_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Map a paper's released state dict (no gazekit metadata) onto this model's keys (default: as is)."""
+        return state_dict
+
+    @classmethod
+    def from_checkpoint(cls: type[M], path: str | Path, device: str = "cpu", **overrides: Any) -> M:
+        """Rebuild a model from a gazekit safetensors file, a Lightning ``.ckpt`` (weights-only) or a paper's
+        released state dict (default architecture + ``overrides``, keys through :meth:`convert_state_dict`).
+
+        Args:
+            path: the weight file.
+            device: where the model goes (it is returned in eval mode).
+            overrides: constructor arguments that replace the stored ones.
+
+        Raises:
+            WeightsNotFoundError: ``path`` does not exist.
+            GazekitError: the file is unreadable (base class), is another model's checkpoint or does not fit
+                (:class:`~gazekit.errors.ConfigError`).
+        """
+        ck = read_checkpoint(path)
+        if ck.target is not None and all(_class_path(c) != ck.target for c in cls.__mro__):
+            # GazekitModule.from_checkpoint(path) builds whichever subclass wrote the file
+            target = next((c for c in _all_subclasses(cls) if _class_path(c) == ck.target), None)
+            if target is None:
+                raise ConfigError(f"{path}: holds a {ck.target} checkpoint, not {_class_path(cls)}")
+            cls = target
+        if ck.init_args is None:
+            init_args, state = {}, cls.convert_state_dict(ck.state_dict)
+        else:
+            init_args, state = ck.init_args, ck.state_dict
+        params = inspect.signature(cls.__init__).parameters
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        # LightningCLI stores "_class_path"/"_instantiator" next to the arguments
+        kw = {k: v for k, v in init_args.items() if not k.startswith("_") and (takes_any or k in params)}
+        kw.update(dict.fromkeys(cls.external_weight_args))
+        kw.update(overrides)
+        model = cls(**kw)
+        ref = model.state_dict()
+        state = {k: v.to(ref[k].dtype) if k in ref and v.is_floating_point() else v for k, v in state.items()}
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as e:  # shape mismatches
+            raise ConfigError(f"{path}: checkpoint does not fit {cls.__name__}({kw}): {e}") from None
+        if missing or unexpected:
+            raise ConfigError(
+                f"{path}: checkpoint does not fit {cls.__name__}: missing {missing[:5]}"
+                f"{'…' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}{'…' if len(unexpected) > 5 else ''}"
+            )
+        model.weights_source = "user"
+        return model.to(device).eval()
+
+    @classmethod
+    def load_for_inference(cls: type[M], weights: str | Path | None = None, device: str = "cpu", **overrides: Any) -> M:
+        """Find the weights from the registry's spec and load them (:func:`gazekit.weights.resolve_weights`:
+        explicit path → ``$GAZEKIT_WEIGHTS_DIR`` → Hugging Face cache → bundled → an error naming the recipe).
+
+        Sets ``weights_source``: ``"user"``, ``"paper"`` (hub release) or ``"synthetic-data"`` (bundled).
+        """
+        spec = spec_for_class(cls)
+        name = spec.checkpoint or f"{spec.name}.safetensors"
+        names = list(dict.fromkeys([name, f"{Path(name).stem}.ckpt"]))
+        how = (
+            f"Train them with `gazekit fit -c {spec.config}` and pass the checkpoint, or put {name} in "
+            "$GAZEKIT_WEIGHTS_DIR."
+            if spec.config
+            else f"Put {name} in $GAZEKIT_WEIGHTS_DIR or pass its path."
+        )
+        if spec.hub_repo:
+            how += f" The paper's weights: `huggingface-cli download {spec.hub_repo} {name}`."
+        found = resolve_weights(
+            weights, names, name=spec.name, repo_id=spec.hub_repo, bundled=spec.bundled_file, how_to_get=how
+        )
+        model = cls.from_checkpoint(found.path, device, **overrides)
+        model.weights_source = found.source
+        return model
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    out = []
+    for c in cls.__subclasses__():
+        out += [c, *_all_subclasses(c)]
+    return out

@@ -20,9 +20,7 @@ Shapes: B displays, N objects (per display; padded to the batch max), S = N_max 
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gazekit.errors import ConfigError, WeightsNotFoundError
+from gazekit.errors import ConfigError
 from gazekit.models.base import GazekitModule, ScanpathPredictor
 from gazekit.models.oat_data import DisplayEncoding, OATBatch, OATTensorizer, Trial
 from gazekit.types import Scanpath, Stimulus, Task
@@ -48,7 +46,6 @@ __all__ = [
 ]
 
 ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / "oat"
-CHECKPOINT_NAME = "oat_synthetic"
 NEG = -1e9  # masked logit (finite so masked rows never produce NaN)
 
 
@@ -405,7 +402,6 @@ class OAT(GazekitModule, ScanpathPredictor):
         seed: weight-initialisation seed.
     """
 
-    model_name = "oat"
     supported_tasks = ("search",)
 
     def __init__(
@@ -726,73 +722,3 @@ class OAT(GazekitModule, ScanpathPredictor):
         self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None
     ) -> Scanpath:
         return self.predict_scanpaths([stimulus], [task], sample=sample, seed=seed)[0]
-
-    # ----------------------------------------------------------------------------------- weights
-    def export_safetensors(self, path: str | Path) -> Path:
-        """Write the weights + hyper-parameters (JSON metadata) as one ``.safetensors`` file."""
-        from safetensors.torch import save_file
-
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        sd = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(sd, str(p), metadata={"hparams": json.dumps(dict(self.hparams)), "format": "gazekit-oat-1"})
-        return p
-
-    @classmethod
-    def from_file(cls, path: str | Path, device: str = "cpu", **overrides: Any) -> OAT:
-        """Load a ``.safetensors`` export or a Lightning ``.ckpt`` (``torch.load(weights_only=True)``)."""
-        p = Path(path)
-        if p.suffix == ".safetensors":
-            from safetensors import safe_open
-            from safetensors.torch import load_file
-
-            with safe_open(str(p), "pt") as f:
-                meta = f.metadata() or {}
-            if "hparams" not in meta:
-                raise WeightsNotFoundError(f"{p}: not a gazekit OAT export (no hparams metadata)")
-            hparams = json.loads(meta["hparams"])
-            state = load_file(str(p))
-        else:
-            obj = torch.load(str(p), map_location="cpu", weights_only=True)
-            if not isinstance(obj, dict) or "state_dict" not in obj:
-                raise WeightsNotFoundError(f"{p}: not a Lightning checkpoint (no state_dict)")
-            hparams = dict(obj.get("hyper_parameters", {}))
-            state = obj["state_dict"]
-        hparams.update(overrides)
-        hparams = {k: v for k, v in hparams.items() if not k.startswith("_")}
-        model = cls(**hparams)
-        model.load_state_dict(state)
-        return model.to(device).eval()
-
-    @classmethod
-    def load_for_inference(cls, weights: str | Path | None = None, device: str = "cpu", **kw: Any) -> OAT:
-        """Resolve and load a checkpoint: explicit path → ``$GAZEKIT_WEIGHTS_DIR/oat_synthetic.ckpt``
-        (or ``.safetensors``) → the bundled ``gazekit/assets/oat/oat_synthetic.safetensors``."""
-        tried = []
-        if weights is not None:
-            p = Path(weights).expanduser()
-            if p.is_dir():
-                cands = [p / f"{CHECKPOINT_NAME}.safetensors", p / f"{CHECKPOINT_NAME}.ckpt"]
-                p = next((c for c in cands if c.is_file()), cands[0])
-            if not p.is_file():
-                raise WeightsNotFoundError(f"OAT weights: {p} does not exist")
-            return cls.from_file(p, device, **kw)
-        env = os.environ.get("GAZEKIT_WEIGHTS_DIR")
-        if env:
-            for name in (f"{CHECKPOINT_NAME}.ckpt", f"{CHECKPOINT_NAME}.safetensors"):
-                c = Path(env) / name
-                if c.is_file():
-                    return cls.from_file(c, device, **kw)
-                tried.append(str(c))
-        else:
-            tried.append("$GAZEKIT_WEIGHTS_DIR (unset)")
-        bundled = ASSET_DIR / f"{CHECKPOINT_NAME}.safetensors"
-        if bundled.is_file():
-            return cls.from_file(bundled, device, **kw)
-        tried.append(str(bundled))
-        raise WeightsNotFoundError(
-            "OAT weights not found (looked in: "
-            + "; ".join(tried)
-            + "). Train them with `gazekit fit -c configs/experiments/oat_synthetic.yaml` and pass the "
-            "checkpoint path, or put it at $GAZEKIT_WEIGHTS_DIR/oat_synthetic.ckpt."
-        )

@@ -224,7 +224,7 @@ def train_oat(recipe: dict, datamodule, root: str | Path, max_epochs: int | None
         deterministic=True,
     )
     trainer.fit(model, datamodule)
-    best = OAT.from_file(ckpt.best_model_path) if ckpt.best_model_path else model.eval()
+    best = OAT.from_checkpoint(ckpt.best_model_path) if ckpt.best_model_path else model.eval()
     return best, {"epochs": int(trainer.current_epoch), "best_val_delta": float(ckpt.best_model_score or np.nan)}
 
 
@@ -353,7 +353,7 @@ def run_synthetic(
     with tempfile.TemporaryDirectory() as tmp:
         model, fit = train_oat(recipe, dm, tmp, max_epochs, seed)
     if export:
-        model.export_safetensors(export)
+        model.save_checkpoint(export)
     test = [t for t in dm.test_trials if t.stimulus.target is not None and t.stimulus.target.box is not None]
     displays = _displays(test)
     stim_by_key = {(st.name, tk.name): st for st, tk in displays}

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from gazekit.errors import ConfigError, UnknownModelError
 
-__all__ = ["ModelSpec", "create_model", "get_spec", "list_models", "load_predictor", "register"]
+__all__ = ["ModelSpec", "create_model", "get_spec", "list_models", "load_predictor", "register", "spec_for_class"]
 
 Kind = Literal["scanpath", "gaze"]
 
@@ -27,11 +27,15 @@ class ModelSpec:
         kind: ``scanpath`` (predict_scanpath) or ``gaze`` (predict_gaze).
         target: ``"module.path:ClassName"``.
         description: one line for listings.
-        config: default recipe under ``configs/`` (relative to the repo root) if the model trains.
+        config: default recipe under ``configs/`` (relative to the repo root) if the model trains; the
+            missing-weights error names it.
         trainable: whether it needs a checkpoint to be useful.
         tasks: tasks it supports (search / freeview / caption / gaze).
         bundled: checkpoint shipped inside the package (path relative to ``gazekit/``), trained by the
             project on its synthetic data; the model predicts without any download when it exists.
+        checkpoint: file name looked up in ``$GAZEKIT_WEIGHTS_DIR``, the hub repo and an explicit folder
+            (``.ckpt`` of the same stem too) by :meth:`GazekitModule.load_for_inference`.
+        hub_repo: Hugging Face repo of the paper's released weights (read through ``convert_state_dict``).
     """
 
     name: str
@@ -42,14 +46,19 @@ class ModelSpec:
     trainable: bool = False
     tasks: tuple[str, ...] = ("search",)
     bundled: str | None = None
+    checkpoint: str | None = None
+    hub_repo: str | None = None
+
+    @property
+    def bundled_file(self) -> Path | None:
+        """Where the shipped checkpoint belongs (it may be absent from this install)."""
+        return None if self.bundled is None else Path(__file__).resolve().parents[1] / self.bundled
 
     @property
     def bundled_path(self) -> Path | None:
         """The shipped checkpoint, or None when there is none in this install."""
-        if self.bundled is None:
-            return None
-        p = Path(__file__).resolve().parents[1] / self.bundled
-        return p if p.is_file() else None
+        p = self.bundled_file
+        return p if p is not None and p.is_file() else None
 
     def load_class(self) -> type:
         mod_name, _, cls_name = self.target.partition(":")
@@ -112,6 +121,7 @@ for _spec in (
         config="configs/experiments/oat_synthetic.yaml",
         trainable=True,
         bundled="assets/oat/oat_synthetic.safetensors",
+        checkpoint="oat_synthetic.safetensors",
     ),
     ModelSpec(
         "nevaclip",
@@ -159,6 +169,7 @@ for _spec in (
         trainable=True,
         tasks=("gaze",),
         bundled="assets/vitgaze/vitgaze_synthetic.safetensors",
+        checkpoint="vitgaze_synthetic.safetensors",
     ),
     ModelSpec(
         "gazeseg",
@@ -193,6 +204,16 @@ def get_spec(name: str) -> ModelSpec:
         raise UnknownModelError(f"unknown model {name!r}; registered: {', '.join(sorted(_REGISTRY))}") from None
 
 
+def spec_for_class(cls: type) -> ModelSpec:
+    """The registered spec whose ``target`` is ``cls`` or its nearest registered base class."""
+    targets = {s.target: s for s in _REGISTRY.values()}
+    for c in cls.__mro__:
+        spec = targets.get(f"{c.__module__}:{c.__qualname__}")
+        if spec is not None:
+            return spec
+    raise UnknownModelError(f"{cls.__qualname__} is not registered: add a ModelSpec in gazekit/models/registry.py")
+
+
 def list_models(kind: Kind | None = None, available_only: bool = False) -> list[ModelSpec]:
     """Registered models, optionally of one kind and only those importable in this install."""
     specs = [s for s in _REGISTRY.values() if kind is None or s.kind == kind]
@@ -207,9 +228,9 @@ def create_model(name: str, **kwargs: Any) -> Any:
 def load_predictor(name: str, weights: str | Path | None = None, device: str = "cpu", **kwargs: Any) -> Any:
     """A ready-to-predict model: baselines are built directly, learned models load ``weights``.
 
-    Learned model classes provide ``load_for_inference(weights, device, **kwargs)``, which resolves
-    the checkpoint (explicit path, ``GAZEKIT_WEIGHTS_DIR``, the Hugging Face cache, or the project's
-    bundled checkpoint) and raises :class:`~gazekit.errors.WeightsNotFoundError` naming what to get.
+    Learned models (:class:`~gazekit.models.base.GazekitModule`) load through ``load_for_inference``, which
+    resolves the checkpoint from this spec (explicit path, ``GAZEKIT_WEIGHTS_DIR``, the Hugging Face cache, or
+    the bundled checkpoint) and raises :class:`~gazekit.errors.WeightsNotFoundError` naming what to get.
     """
     spec = get_spec(name)
     cls = spec.load_class()

@@ -15,9 +15,7 @@ Batches (see :func:`gazekit.datasets.synthetic.gaze.gaze_sample_to_tensors`): ``
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from gazekit.datasets.base import GazekitDataModule
 from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
 from gazekit.models.base import GazekitModule, GazePredictor
 from gazekit.types import GazeMap
+from gazekit.weights import load_state_dict
 
 __all__ = [
     "AnnotatedImages",
@@ -47,9 +46,6 @@ __all__ = [
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: checkpoint file name looked up in GAZEKIT_WEIGHTS_DIR and in gazekit/assets/vitgaze/
-CHECKPOINT_NAME = "vitgaze_synthetic"
-ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / "vitgaze"
-RECIPE = "configs/experiments/vitgaze_synthetic.yaml"
 
 
 # --------------------------------------------------------------------------------------------- pieces
@@ -193,7 +189,7 @@ class ViTGaze(GazekitModule, GazePredictor):
             stage; safetensors or a Lightning ``.ckpt``, loaded weights-only).
     """
 
-    model_name = "vitgaze"
+    external_weight_args = ("pretrained", "pretrained_weights", "init_weights")
 
     def __init__(
         self,
@@ -266,8 +262,6 @@ class ViTGaze(GazekitModule, GazePredictor):
             self._load_weights(init_weights)
 
     def _load_weights(self, path: str | Path) -> None:
-        from gazekit.weights import load_state_dict
-
         p = Path(path).expanduser()
         if not p.is_file():
             raise WeightsNotFoundError(f"ViTGaze init_weights {p} does not exist (train the previous stage first)")
@@ -497,98 +491,6 @@ class ViTGaze(GazekitModule, GazePredictor):
     def predict_gaze(self, image: np.ndarray, head_box: tuple[float, float, float, float]) -> GazeMap:
         """Where the person in ``head_box`` (x1, y1, x2, y2 px) of ``image`` ``[H, W, 3]`` looks."""
         return self.predict_gazes(image, [head_box])[0]
-
-    # ------------------------------------------------------------------ checkpoints
-    def init_kwargs(self) -> dict[str, Any]:
-        """Constructor arguments (JSON-safe) that rebuild this architecture without pretrained weights."""
-        kw = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(self.hparams).items()}
-        kw["pretrained"], kw["pretrained_weights"], kw["init_weights"] = None, None, None
-        return kw
-
-    def save_checkpoint(self, path: str | Path, *, half: bool = False) -> Path:
-        """Write a safetensors file with the weights and the constructor arguments (metadata ``gazekit``)."""
-        from safetensors.torch import save_file
-
-        sd = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        if half:
-            sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
-        meta = {"gazekit": json.dumps({"model": "vitgaze", "init_args": self.init_kwargs()})}
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        save_file(sd, str(p), metadata=meta)
-        return p
-
-    @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu", **overrides: Any) -> ViTGaze:
-        """Rebuild from :meth:`save_checkpoint` output or a Lightning ``.ckpt`` (``weights_only=True``)."""
-        p = Path(path)
-        if not p.is_file():
-            raise WeightsNotFoundError(f"ViTGaze checkpoint {p} does not exist")
-        if p.suffix == ".safetensors":
-            from safetensors import safe_open
-            from safetensors.torch import load_file
-
-            try:
-                with safe_open(str(p), "pt") as f:
-                    meta = f.metadata() or {}
-            except Exception as e:  # safetensors raises its own error type for malformed headers
-                raise GazekitError(f"{p}: not a readable safetensors file ({e})") from None
-            if "gazekit" not in meta:
-                raise GazekitError(f"{p}: not a gazekit ViTGaze checkpoint (no 'gazekit' metadata)")
-            kw = json.loads(meta["gazekit"])["init_args"]
-            sd = load_file(str(p))
-        else:
-            try:
-                obj = torch.load(str(p), map_location="cpu", weights_only=True)
-            except Exception as e:  # weights_only refuses pickled objects; corrupt files fail here too
-                raise GazekitError(f"{p}: not a loadable weights-only torch checkpoint ({e})") from None
-            if not isinstance(obj, dict) or "state_dict" not in obj:
-                raise GazekitError(f"{p}: expected a Lightning checkpoint with 'state_dict'")
-            kw = dict(obj.get("hyper_parameters", {}))
-            sd = obj["state_dict"]
-        import inspect
-
-        accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-        kw = {k: v for k, v in kw.items() if k in accepted}  # LightningCLI also stores "_class_path" etc.
-        kw.update({"pretrained": None, "pretrained_weights": None, "init_weights": None}, **overrides)
-        model = cls(**kw)
-        ref = model.state_dict()
-        sd = {k: v.to(ref[k].dtype) if k in ref and v.is_floating_point() else v for k, v in sd.items()}
-        missing, unexpected = model.load_state_dict(sd, strict=False)
-        if missing or unexpected:
-            raise GazekitError(
-                f"{p}: checkpoint does not fit ViTGaze({kw}): missing {missing[:5]}, unexpected {unexpected[:5]}"
-            )
-        return model.to(device).eval()
-
-    @classmethod
-    def load_for_inference(cls, weights: str | Path | None = None, device: str = "cpu", **kw: Any) -> ViTGaze:
-        """Explicit path → ``GAZEKIT_WEIGHTS_DIR/vitgaze_synthetic.{safetensors,ckpt}`` → the bundled checkpoint
-        (``gazekit/assets/vitgaze``) → :class:`WeightsNotFoundError` naming the recipe that trains one."""
-        tried: list[str] = []
-        if weights is not None:
-            p = Path(weights).expanduser()
-            if p.is_dir():
-                cands = [p / f"{CHECKPOINT_NAME}.safetensors", p / f"{CHECKPOINT_NAME}.ckpt"]
-                hit = next((c for c in cands if c.is_file()), None)
-                if hit is None:
-                    raise WeightsNotFoundError(f"no {CHECKPOINT_NAME}.safetensors or .ckpt in {p}")
-                p = hit
-            return cls.from_checkpoint(p, device, **kw)
-        env = os.environ.get("GAZEKIT_WEIGHTS_DIR")
-        dirs = ([Path(env)] if env else []) + [ASSET_DIR]
-        if not env:
-            tried.append("$GAZEKIT_WEIGHTS_DIR (unset)")
-        for d in dirs:
-            for ext in (".safetensors", ".ckpt"):
-                c = d / f"{CHECKPOINT_NAME}{ext}"
-                if c.is_file():
-                    return cls.from_checkpoint(c, device, **kw)
-                tried.append(str(c))
-        raise WeightsNotFoundError(
-            f"no ViTGaze checkpoint found (looked in: {'; '.join(tried)}). Train one with "
-            f"`gazekit fit -c {RECIPE}` and pass its .ckpt, or put {CHECKPOINT_NAME}.safetensors in $GAZEKIT_WEIGHTS_DIR."
-        )
 
 
 # --------------------------------------------------------------------------------------------- evaluation

@@ -240,13 +240,14 @@ def test_target_position_none_hides_location():
 
 
 # --------------------------------------------------------------------------------------------- checkpoints
-def test_checkpoint_roundtrip(tmp_path):
+def test_checkpoint_roundtrip(tmp_path, monkeypatch):
     m = tiny(seed=5)
     trials = [make_trial(s, [0]) for s in range(3)]
     stims, tasks = [t.stimulus for t in trials], [t.task for t in trials]
     ref = [sp.objects.tolist() for sp in m.predict_scanpaths(stims, tasks)]
-    p = m.export_safetensors(tmp_path / "oat_synthetic.safetensors")
+    p = m.save_checkpoint(tmp_path / "oat_synthetic.safetensors")
     m2 = OAT.load_for_inference(p)
+    assert m2.weights_source == "user"
     assert [sp.objects.tolist() for sp in m2.predict_scanpaths(stims, tasks)] == ref
     for k, v in m.state_dict().items():
         assert torch.equal(v, m2.state_dict()[k])
@@ -256,22 +257,21 @@ def test_checkpoint_roundtrip(tmp_path):
     m3 = OAT.load_for_inference(ck)
     assert [sp.objects.tolist() for sp in m3.predict_scanpaths(stims, tasks)] == ref
     # GAZEKIT_WEIGHTS_DIR lookup
-    import os
-
-    os.environ["GAZEKIT_WEIGHTS_DIR"] = str(tmp_path)
-    try:
-        assert isinstance(OAT.load_for_inference(), OAT)
-    finally:
-        del os.environ["GAZEKIT_WEIGHTS_DIR"]
+    monkeypatch.setenv("GAZEKIT_WEIGHTS_DIR", str(tmp_path))
+    m4 = OAT.load_for_inference()
+    assert [sp.objects.tolist() for sp in m4.predict_scanpaths(stims, tasks)] == ref
     with pytest.raises(WeightsNotFoundError):
         OAT.load_for_inference(tmp_path / "missing.ckpt")
 
 
 def test_missing_weights_message(monkeypatch, tmp_path):
-    import gazekit.models.oat as oat_mod
+    from dataclasses import replace
+
+    from gazekit.models import registry
 
     monkeypatch.delenv("GAZEKIT_WEIGHTS_DIR", raising=False)
-    monkeypatch.setattr(oat_mod, "ASSET_DIR", tmp_path)
+    spec = registry.get_spec("oat")
+    monkeypatch.setitem(registry._REGISTRY, "oat", replace(spec, bundled="assets/oat/missing.safetensors"))
     with pytest.raises(WeightsNotFoundError, match="configs/experiments/oat_synthetic.yaml"):
         OAT.load_for_inference()
 
@@ -285,6 +285,7 @@ def test_bundled_checkpoint_predicts(monkeypatch):
     from gazekit.models.registry import load_predictor
 
     m = load_predictor("oat")
+    assert m.weights_source == "synthetic-data"
     stims = [make_display(s, rows=3, cols=4)[0] for s in range(3)]
     for st in stims:  # synthetic-world style categories
         for o in st.objects:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ import torch
 from gazekit.datasets.synthetic.gaze import SyntheticGazeDataset, render_face
 from gazekit.errors import GazekitError, WeightsNotFoundError
 from gazekit.heads import HeadNotFoundError, detect_heads
+from gazekit.models import registry
 from gazekit.models import vitgaze as vg
 from gazekit.models.vitgaze import PatchPAM, ViTGaze, head_patch_mask, materialised_pooled_attention
 from gazekit.types import GazeMap
@@ -180,11 +183,12 @@ def test_checkpoint_round_trip_and_weight_resolution(tmp_path, monkeypatch) -> N
     m2 = ViTGaze.from_checkpoint(path)
     assert torch.allclose(m2(x, hb)["heatmap"], ref)
     # Lightning-style .ckpt through torch.load(weights_only=True)
-    torch.save({"state_dict": m.state_dict(), "hyper_parameters": m.init_kwargs()}, tmp_path / "x.ckpt")
+    torch.save({"state_dict": m.state_dict(), "hyper_parameters": dict(m.hparams)}, tmp_path / "x.ckpt")
     assert torch.allclose(ViTGaze.from_checkpoint(tmp_path / "x.ckpt")(x, hb)["heatmap"], ref)
     # resolution order: explicit (file or folder) -> GAZEKIT_WEIGHTS_DIR -> bundled asset -> clear error
     assert torch.allclose(ViTGaze.load_for_inference(tmp_path)(x, hb)["heatmap"], ref)
-    monkeypatch.setattr(vg, "ASSET_DIR", tmp_path / "no_assets")
+    spec = registry.get_spec("vitgaze")
+    monkeypatch.setitem(registry._REGISTRY, "vitgaze", replace(spec, bundled="assets/vitgaze/missing.safetensors"))
     monkeypatch.setenv("GAZEKIT_WEIGHTS_DIR", str(tmp_path))
     assert torch.allclose(ViTGaze.load_for_inference()(x, hb)["heatmap"], ref)
     monkeypatch.delenv("GAZEKIT_WEIGHTS_DIR")
@@ -263,7 +267,7 @@ def test_decoder_starts_with_a_positive_output_scale() -> None:
 
 
 def test_bundled_checkpoint_loads_through_the_registry() -> None:
-    if not (vg.ASSET_DIR / "vitgaze_synthetic.safetensors").is_file():
+    if registry.get_spec("vitgaze").bundled_path is None:
         pytest.skip("no bundled ViTGaze checkpoint in this checkout")
     from gazekit.datasets.synthetic.gaze import render_gaze_scene
     from gazekit.models.registry import load_predictor
