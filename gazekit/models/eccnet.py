@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gazekit.backbones.vgg import LAYER_NAMES, VGG16, preprocess
-from gazekit.errors import ConfigError
+from gazekit.errors import ConfigError, WeightsNotFoundError
 from gazekit.kernels.ecc_pool import EccPoolSpec, ecc_pool
 from gazekit.kernels.ecc_pool.reference import same_pool
 from gazekit.models.base import GazekitModule, ScanpathPredictor
@@ -91,7 +91,7 @@ IVSN_CAP = 80
 
 def _as_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
     """``[H, W, 3]`` uint8 → ``[1, 3, H, W]`` float in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(img)).to(device).permute(2, 0, 1)[None].float() / 255.0
+    return torch.from_numpy(np.array(img, dtype=np.float32)).to(device).permute(2, 0, 1)[None] / 255.0
 
 
 def _same_conv(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -291,7 +291,7 @@ class EccNet(GazekitModule, ScanpathPredictor):
 
         res = run_search(work, prio, protocol, box, work_target.shape[:2])
         res.xy = res.xy / np.asarray(sx_sy)[None, :]
-        extra = {"weights": getattr(self, "weights_source", None) or "untrained", "variant": self.hparams.variant}
+        extra = {"weights": self.weights_source or "untrained", "variant": self.hparams.variant}
         if scale != 1.0:
             extra["search_scale"] = scale
         return search_scanpath(self.model_name, stimulus, task, res, protocol, extra)
@@ -331,6 +331,21 @@ class EccNet(GazekitModule, ScanpathPredictor):
         if not any(k.startswith("features.") for k in sd):
             raise ConfigError("not a VGG16 state dict in torchvision's layout (no 'features.N.weight' keys)")
         return {f"vgg.{k}": v for k, v in sd.items() if k.startswith("features.")}
+
+    @classmethod
+    def load_for_inference(
+        cls, weights: str | Path | None = None, device: str = "cpu", **overrides: Any
+    ) -> EccNet:
+        """Explicit path (a gazekit checkpoint, a Lightning ``.ckpt`` or torchvision's VGG16 file) → ImageNet
+        VGG16 where the backbone resolver finds it (``gazekit download vgg16``; labelled ``paper``) → the
+        project's bundled diet-trained net (``synthetic-data``) → an error naming the recipe."""
+        overrides.setdefault("variant", cls.default_variant)
+        if weights is None:
+            try:
+                return cls.imagenet(None, device, **overrides)
+            except WeightsNotFoundError:
+                pass
+        return super().load_for_inference(weights, device, **overrides)
 
     @classmethod
     def imagenet(cls, weights: str | Path | None = None, device: str = "cpu", **overrides: Any) -> EccNet:

@@ -286,8 +286,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, help="a saved asymmetry set (gazekit.datasets.asymmetry.save_asymmetry)")
     p.add_argument("--seed", type=int, default=0, help="generator seed when no --data is given")
     p.add_argument("--trials", type=int, default=None, help="displays per set size (default: as released, 30/36)")
+    p.add_argument("--tag", default=None, help="appended to the model labels (e.g. the training diet)")
     p.add_argument("--no-baselines", action="store_true", help="skip chance and pixelMatch")
     p.add_argument("--only-baselines", action="store_true", help="run chance and pixelMatch only (no weights)")
+    p.add_argument(
+        "--combine",
+        nargs="+",
+        default=None,
+        metavar="RUN",
+        help="instead of running: merge earlier output folders (their results.json and trials.csv) into one report",
+    )
 
 
 def _variants(models: Sequence[str], spec: str) -> list[tuple[str, str]]:
@@ -305,7 +313,36 @@ def _variants(models: Sequence[str], spec: str) -> list[tuple[str, str]]:
     return out
 
 
+def combine(runs: Sequence[str | Path], out: Path) -> dict[str, Any]:
+    """Merge the outputs of several runs (e.g. variants run in parallel) into one report in ``out``."""
+    results: dict[str, Any] = {}
+    rows: list[dict[str, Any]] = []
+    metas, n = [], 0
+    for r in runs:
+        d = Path(r)
+        try:
+            js = json.loads((d / "results.json").read_text())
+            with open(d / "trials.csv", newline="") as f:
+                rows += list(csv.DictReader(f))
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"--combine {d}: not an asymmetry output folder ({e})") from None
+        for label, res in js["results"].items():
+            res["rt"] = {c: {int(k): v for k, v in per.items()} for c, per in res["rt"].items()}
+            results.setdefault(label, res)
+        metas.append(js.get("meta", {}))
+        n = max(n, int(js.get("n_displays", 0)))
+    res = {"rows": rows, "results": results, "n_displays": n}
+    write_outputs(out, res, {"combined": [str(r) for r in runs], "runs": metas})
+    return res
+
+
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "combine", None):
+        res = combine(args.combine, Path(args.out))
+        for label, r in res["results"].items():
+            print(f"{label:<34} mean AI {_fmt(r['mean_ai'])}  " + " ".join(_fmt(v) for v in r["pairs"].values()))
+        print(f"wrote {Path(args.out) / 'report.html'}")
+        return 0
     models = args.model or ["eccnet"]
     bad = [m for m in models if m not in VARIANT_MODELS]
     if bad:
@@ -321,7 +358,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.only_baselines:
         for model, variant in _variants(models, args.variants):
             p = load_predictor(model, args.weights, variant=variant)
-            preds.append((f"{variant} [{getattr(p, 'weights_source', None) or 'untrained'}]", p))
+            tag = f", {args.tag}" if getattr(args, "tag", None) else ""
+            preds.append((f"{variant} [{getattr(p, 'weights_source', None) or 'untrained'}{tag}]", p))
     meta = {
         "seed": args.seed,
         "trials_per_set_size": args.trials or "as released",

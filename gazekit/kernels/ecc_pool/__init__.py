@@ -68,11 +68,12 @@ def _bounds(size: int, out: int, rf: np.ndarray, stride: int) -> tuple[np.ndarra
 def ecc_pool(x: torch.Tensor, spec: EccPoolSpec) -> torch.Tensor:
     """Eccentricity pooling ``[B, C, H, W]`` → ``[B, C, out, out]`` with a per-pixel window, in one pass.
 
-    Same numbers as :func:`ecc_pool_reference` (float tolerance); ``spec.pool == "max"`` falls back to it.
+    Same numbers as :func:`ecc_pool_reference` (float tolerance); ``spec.pool == "max"`` and non-finite inputs
+    (which stay local to their windows only ring by ring) fall back to it.
     """
     _check(x)
-    if spec.pool != "avg":
-        return ecc_pool_reference(x, spec)
+    if spec.pool != "avg" or not torch.isfinite(x).all():
+        return ecc_pool_reference(x, spec)  # a NaN/inf would poison every later sum of the integral image
     xs = pad_to_square(x)
     n = xs.shape[-1]
     out, rf = window_map(n, spec)
