@@ -75,8 +75,15 @@ def bench_pool(size: int, repeats: int, device: str, channel_scale: float) -> di
         del x, ref, out
     tot_ref = sum(r["ring_by_ring_s"] for r in rows)
     tot_fast = sum(r["one_pass_s"] for r in rows)
-    return {"size": size, "device": device, "repeats": repeats, "layers": rows, "total_ring_by_ring_s": tot_ref,
-            "total_one_pass_s": tot_fast, "speedup": tot_ref / tot_fast}
+    return {
+        "size": size,
+        "device": device,
+        "repeats": repeats,
+        "layers": rows,
+        "total_ring_by_ring_s": tot_ref,
+        "total_one_pass_s": tot_fast,
+        "speedup": tot_ref / tot_fast,
+    }
 
 
 def bench_search(weights: str | None, variant: str) -> dict:
@@ -91,7 +98,11 @@ def bench_search(weights: str | None, variant: str) -> dict:
         t = time.perf_counter()
         sp = model.predict_scanpath(stim, task)
         dt = time.perf_counter() - t
-        out[cond] = {"image_px": CONDITIONS[cond].exp.size, "fixations": len(sp) - 1, "s_per_fixation": dt / max(1, len(sp) - 1)}
+        out[cond] = {
+            "image_px": CONDITIONS[cond].exp.size,
+            "fixations": len(sp) - 1,
+            "s_per_fixation": dt / max(1, len(sp) - 1),
+        }
     return {"variant": variant, "weights": model.weights_source, "displays": out}
 
 

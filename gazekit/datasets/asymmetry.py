@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,9 @@ __all__ = [
     "DietDataModule",
     "Experiment",
     "cell_masks",
+    "DIET_CLASSES",
     "diet_dataset",
+    "diet_item",
     "generate_all",
     "generate_condition",
     "load_asymmetry",
@@ -112,7 +115,9 @@ class Experiment:
 
     def cell_boxes(self) -> list[tuple[int, int, int, int]]:
         """``(x, y, w, h)`` px of every grid cell, row-major."""
-        return [((i % self.grid) * self.cell, (i // self.grid) * self.cell, self.cell, self.cell) for i in range(self.cells)]
+        return [
+            ((i % self.grid) * self.cell, (i // self.grid) * self.cell, self.cell, self.cell) for i in range(self.cells)
+        ]
 
     def protocol(self) -> dict[str, Any]:
         """The search protocol of this family (:class:`gazekit.models.eccnet_search.SearchProtocol` as a dict):
@@ -218,7 +223,16 @@ def _curvature_items() -> tuple[list[np.ndarray], list[np.ndarray]]:
     arc = np.zeros((s, s), np.uint8)
     centre = (int(1.6 * d / 2), int((1.6 - (radius * math.cos(seg / 2) + radius)) * d / 2))
     half = seg / (4 * math.pi)
-    cv2.ellipse(arc, centre, (int(radius * d), int(radius * d)), 0, int((0.25 - half) * 360), int((0.25 + half) * 360), 255, int(weight * d))
+    cv2.ellipse(
+        arc,
+        centre,
+        (int(radius * d), int(radius * d)),
+        0,
+        int((0.25 - half) * 360),
+        int((0.25 + half) * 360),
+        255,
+        int(weight * d),
+    )
     line = np.zeros((s, s), np.uint8)
     lh, lw = 1 / 6 + 1 / 30, 1.2
     line[int((1.6 - lh) * d / 2) : int((1.6 + lh) * d / 2), int((1.6 - lw) * d / 2) : int((1.6 + lw) * d / 2)] = 255
@@ -541,69 +555,87 @@ def load_asymmetry(root: str | Path, conditions: Sequence[str] | None = None) ->
 DIETS = ("objects", "digits", "objects_rot90", "digits_rot90")
 
 
-def _objects_diet(n: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The synthetic search world's objects (shapes and glyphs; any colour/texture, random size, position and
-    background) labelled by shape or glyph."""
-    classes = [*SHAPES, *GLYPHS]
-    colours = list(COLOURS)
-    x = np.empty((n, size, size, 3), np.uint8)
-    y = rng.integers(len(classes), size=n)
-    for i in range(n):
-        s = int(rng.integers(size // 2, size + 1))
-        bg = tuple(int(v) for v in rng.integers(0, 256, 3))
-        name = classes[y[i]]
-        feat = {
-            "shape": name if name in SHAPES else "glyph",
-            "glyph": name,
-            "colour": colours[rng.integers(len(colours))],
-            "texture": TEXTURES[rng.integers(len(TEXTURES))],
-        }
-        canvas = np.empty((size, size, 3), np.uint8)
-        canvas[:] = bg
-        oy, ox = rng.integers(0, size - s + 1, 2)
-        canvas[oy : oy + s, ox : ox + s] = render_object(feat, s, bg)
-        x[i] = canvas
-    return x, y.astype(np.int64), classes
+def _object_item(rng: np.random.Generator, size: int) -> tuple[np.ndarray, int]:
+    """One object of the synthetic search world (shape or glyph; random colour, texture, size, position and
+    background), labelled by shape or glyph (:data:`DIET_CLASSES`)."""
+    label = int(rng.integers(len(_OBJECT_CLASSES)))
+    name = _OBJECT_CLASSES[label]
+    s = int(rng.integers(size // 2, size + 1))
+    bg = tuple(int(v) for v in rng.integers(0, 256, 3))
+    feat = {
+        "shape": name if name in SHAPES else "glyph",
+        "glyph": name,
+        "colour": _COLOUR_NAMES[int(rng.integers(len(_COLOUR_NAMES)))],
+        "texture": TEXTURES[int(rng.integers(len(TEXTURES)))],
+    }
+    canvas = np.empty((size, size, 3), np.uint8)
+    canvas[:] = bg
+    oy, ox = (int(v) for v in rng.integers(0, size - s + 1, 2))
+    canvas[oy : oy + s, ox : ox + s] = render_object(feat, s, bg)
+    return canvas, label
 
 
-def _digits_diet(n: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """scikit-learn's bundled 8×8 digits, upscaled to ``size`` px, grey on black (the paper's MNIST diet's kin)."""
-    from sklearn.datasets import load_digits
+@lru_cache(maxsize=1)
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits  # scikit-learn is a core dependency; imported on first use (slow)
 
     d = load_digits()
-    idx = rng.integers(len(d.images), size=n)
-    x = np.empty((n, size, size, 3), np.uint8)
-    for i, k in enumerate(idx):
-        g = cv2.resize((d.images[k] * 16).clip(0, 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_LINEAR)
-        x[i] = g[:, :, None]
-    return x, d.target[idx].astype(np.int64), [str(c) for c in range(10)]
+    return d.images, d.target
+
+
+def _digit_item(rng: np.random.Generator, size: int) -> tuple[np.ndarray, int]:
+    """One of scikit-learn's bundled 8×8 digits, upscaled to ``size`` px, grey on black (the paper's MNIST diet's
+    small kin)."""
+    images, targets = _digits()
+    k = int(rng.integers(len(images)))
+    g = cv2.resize((images[k] * 16).clip(0, 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_LINEAR)
+    return np.repeat(g[:, :, None], 3, axis=2), int(targets[k])
+
+
+_OBJECT_CLASSES = (*SHAPES, *GLYPHS)
+_COLOUR_NAMES = tuple(COLOURS)
+DIET_CLASSES: dict[str, tuple[str, ...]] = {
+    "objects": _OBJECT_CLASSES,
+    "digits": tuple(str(c) for c in range(10)),
+}
+
+
+def diet_item(diet: str, index: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray, int]:
+    """Image ``index`` of a diet: ``([size, size, 3] uint8, label)``, drawn from ``default_rng((seed, index))`` so
+    any item can be made alone (the DataModule renders lazily)."""
+    if diet not in DIETS:
+        raise ConfigError(f"unknown diet {diet!r}; expected one of {', '.join(DIETS)}")
+    if size < 8:
+        raise ConfigError(f"diet images need size >= 8, got {size}")
+    rng = np.random.default_rng((int(seed), int(index)))
+    img, label = (_object_item if diet.startswith("objects") else _digit_item)(rng, int(size))
+    if diet.endswith("_rot90"):  # the paper's Rot90 diet: every training image turned by 90°
+        img = np.ascontiguousarray(np.rot90(img, 1, axes=(0, 1)))
+    return img, label
 
 
 def diet_dataset(diet: str, n: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``(images [n, size, size, 3] uint8, labels [n] int64, class names)`` of a training diet (:data:`DIETS`)."""
-    if diet not in DIETS:
-        raise ConfigError(f"unknown diet {diet!r}; expected one of {', '.join(DIETS)}")
-    if n < 1 or size < 8:
-        raise ConfigError(f"diet needs n >= 1 and size >= 8, got n={n}, size={size}")
-    rng = np.random.default_rng(seed)
-    make: Callable[..., Any] = _objects_diet if diet.startswith("objects") else _digits_diet
-    x, y, names = make(n, size, rng)
-    if diet.endswith("_rot90"):  # the paper's Rot90 diet: every training image turned by 90°
-        x = np.ascontiguousarray(np.rot90(x, 1, axes=(1, 2)))
-    return x, y, names
+    if n < 1:
+        raise ConfigError(f"diet needs n >= 1, got n={n}")
+    items = [diet_item(diet, i, size, seed) for i in range(n)]
+    x = np.stack([im for im, _ in items])
+    y = np.array([lab for _, lab in items], dtype=np.int64)
+    return x, y, list(DIET_CLASSES[diet.removesuffix("_rot90")])
 
 
-class _Arrays:
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.x, self.y = x, y
+class _LazyDiet:
+    def __init__(self, diet: str, n: int, size: int, seed: int) -> None:
+        self.diet, self.n, self.size, self.seed = diet, n, size, seed
 
     def __len__(self) -> int:
-        return len(self.y)
+        return self.n
 
     def __getitem__(self, i: int) -> tuple[Any, Any]:
         import torch
 
-        return torch.from_numpy(self.x[i]).permute(2, 0, 1).float() / 255.0, int(self.y[i])
+        img, label = diet_item(self.diet, i, self.size, self.seed)
+        return torch.from_numpy(img).permute(2, 0, 1).float() / 255.0, label
 
 
 class DietDataModule(GazekitDataModule):
@@ -611,7 +643,7 @@ class DietDataModule(GazekitDataModule):
 
     Args:
         diet: one of :data:`DIETS`.
-        n_train, n_val: images per split (drawn with ``seed`` and ``seed + 1``).
+        n_train, n_val: images per split (item i drawn from ``(seed, i)`` and ``(seed + 1, i)``, rendered lazily).
         size: image side, px.
         batch_size, num_workers, seed: as :class:`~gazekit.datasets.base.GazekitDataModule`.
     """
@@ -630,21 +662,15 @@ class DietDataModule(GazekitDataModule):
         if diet not in DIETS:
             raise ConfigError(f"DietDataModule.diet={diet!r}: expected one of {', '.join(DIETS)}")
         self.diet, self.n_train, self.n_val, self.size = diet, int(n_train), int(n_val), int(size)
-        self._splits: dict[str, _Arrays] = {}
-        self.classes: list[str] = []
+        self.classes = list(DIET_CLASSES[diet.removesuffix("_rot90")])
+        val = _LazyDiet(diet, self.n_val, self.size, seed + 1)
+        self._splits = {"train": _LazyDiet(diet, self.n_train, self.size, seed), "val": val, "test": val}
 
     @property
     def num_classes(self) -> int:
-        return len(diet_dataset(self.diet, 1, self.size, self.seed)[2])
-
-    def setup(self, stage: str | None = None) -> None:
-        if not self._splits:
-            x, y, self.classes = diet_dataset(self.diet, self.n_train, self.size, self.seed)
-            xv, yv, _ = diet_dataset(self.diet, self.n_val, self.size, self.seed + 1)
-            self._splits = {"train": _Arrays(x, y), "val": _Arrays(xv, yv), "test": _Arrays(xv, yv)}
+        return len(self.classes)
 
     def split_dataset(self, split: str) -> Any:
-        self.setup()
         if split not in self._splits:
             raise ConfigError(f"DietDataModule has no split {split!r}")
         return self._splits[split]

@@ -246,7 +246,9 @@ class EccNet(GazekitModule, ScanpathPredictor):
         (winner-take-all): ``sample``/``seed`` change nothing. Fixations in px of the stimulus; no durations."""
         task = Task.coerce(task)
         if task.kind != "search":
-            raise ConfigError(f"{self.model_name} is a visual-search model: give a search task with a target image or box")
+            raise ConfigError(
+                f"{self.model_name} is a visual-search model: give a search task with a target image or box"
+            )
         self.eval()
         image = stimulus.load_image()
         target = target_image(stimulus, task, image)
@@ -333,9 +335,7 @@ class EccNet(GazekitModule, ScanpathPredictor):
         return {f"vgg.{k}": v for k, v in sd.items() if k.startswith("features.")}
 
     @classmethod
-    def load_for_inference(
-        cls, weights: str | Path | None = None, device: str = "cpu", **overrides: Any
-    ) -> EccNet:
+    def load_for_inference(cls, weights: str | Path | None = None, device: str = "cpu", **overrides: Any) -> EccNet:
         """Explicit path (a gazekit checkpoint, a Lightning ``.ckpt`` or torchvision's VGG16 file) → ImageNet
         VGG16 where the backbone resolver finds it (``gazekit download vgg16``; labelled ``paper``) → the
         project's bundled diet-trained net (``synthetic-data``) → an error naming the recipe."""
@@ -385,4 +385,3 @@ class IVSN(EccNet):
 
     model_name: ClassVar[str] = "ivsn"
     default_variant: ClassVar[str] = "ivsn"
-

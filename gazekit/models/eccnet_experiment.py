@@ -134,9 +134,7 @@ def _mean_rt(rows: Sequence[dict[str, Any]]) -> dict[str, dict[int, float]]:
     return {c: {s: float(np.mean(v)) for s, v in sorted(d.items())} for c, d in acc.items()}
 
 
-def run_experiment(
-    models: Sequence[tuple[str, Any]], data: dict[str, list[Any]], log: Any = print
-) -> dict[str, Any]:
+def run_experiment(models: Sequence[tuple[str, Any]], data: dict[str, list[Any]], log: Any = print) -> dict[str, Any]:
     """Search every display with every ``(label, predictor)``; returns per-trial rows and per-model scores."""
     rows: list[dict[str, Any]] = []
     results: dict[str, Any] = {"Humans": {"rt": human_rt(), **asymmetry_scores(human_rt())}}
@@ -192,7 +190,9 @@ def rt_plot_svg(title: str, hard: str, easy: str, results: dict[str, Any], width
     for v in np.linspace(y0, y1, 5):
         out.append(f'<text x="{L - 4}" y="{sy(v) + 3:.1f}" text-anchor="end">{v:.0f}</text>')
     out.append(f'<text x="{L + pw / 2}" y="{height - 4}" text-anchor="middle">set size</text>')
-    out.append(f'<text x="12" y="{T + ph / 2}" transform="rotate(-90 12 {T + ph / 2})" text-anchor="middle">RT (ms)</text>')
+    out.append(
+        f'<text x="12" y="{T + ph / 2}" transform="rotate(-90 12 {T + ph / 2})" text-anchor="middle">RT (ms)</text>'
+    )
     legend_y = T
     for label, cond, colour, dash, pts in series:
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
@@ -223,7 +223,7 @@ def render_report(res: dict[str, Any], meta: dict[str, Any]) -> str:
     rows = []
     for label, r in results.items():
         key = label.split(" [")[0]
-        paper = PAPER_MEAN_AI.get("Humans" if label == "Humans" else (PAPER_NAME.get(key) or ""), None)
+        paper = PAPER_MEAN_AI.get("Humans" if label == "Humans" else (PAPER_NAME.get(key) or ""))
         cells = "".join(f"<td>{_fmt(r['pairs'][n])}</td>" for n in pair_names)
         rows.append(
             f"<tr><td class=name>{html.escape(label)}</td>{cells}<td><b>{_fmt(r['mean_ai'])}</b></td>"

@@ -16,6 +16,7 @@ from gazekit.datasets.asymmetry import (
     DietDataModule,
     cell_masks,
     diet_dataset,
+    diet_item,
     generate_condition,
     load_asymmetry,
     save_asymmetry,
@@ -56,7 +57,7 @@ def test_display_statistics(cond: str) -> None:
         assert d.image.shape == (size, size, 3) and d.image.dtype == np.uint8
         assert d.target.shape == (item, item, 3)
         assert len(d.cells) == len(set(d.cells)) == d.set_size == len(d.boxes)
-        assert d.target_cell in d.cells and 0 <= min(d.cells) and max(d.cells) < grid * grid
+        assert d.target_cell in d.cells and min(d.cells) >= 0 and max(d.cells) < grid * grid
         for cl, (x, y, w, h) in zip(d.cells, d.boxes, strict=True):  # each item jittered inside its own cell
             cx, cy = (cl % grid) * cell, (cl // grid) * cell
             assert cx <= x <= cx + e.jitter and cy <= y <= cy + e.jitter and w == h == item
@@ -145,10 +146,13 @@ def test_diets() -> None:
     for diet in DIETS:
         x, y, names = diet_dataset(diet, 6, size=24, seed=0)
         assert x.shape == (6, 24, 24, 3) and x.dtype == np.uint8 and y.shape == (6,)
-        assert 0 <= y.min() and y.max() < len(names)
+        assert y.min() >= 0 and y.max() < len(names)
     a, _, _ = diet_dataset("digits", 4, size=16, seed=1)
     b, _, _ = diet_dataset("digits_rot90", 4, size=16, seed=1)
     assert (np.rot90(a, 1, axes=(1, 2)) == b).all()
+    one, lab = diet_item("objects", 3, size=24, seed=0)  # any item alone equals its place in the bulk set
+    x, y, _ = diet_dataset("objects", 4, size=24, seed=0)
+    assert (x[3] == one).all() and y[3] == lab
     dm = DietDataModule("objects", n_train=8, n_val=4, size=16, batch_size=4)
     xb, yb = next(iter(dm.train_dataloader()))
     assert xb.shape == (4, 3, 16, 16) and float(xb.max()) <= 1.0 and yb.shape == (4,)

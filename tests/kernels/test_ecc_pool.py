@@ -10,7 +10,9 @@ from gazekit.errors import ConfigError, DataFormatError
 from gazekit.kernels.ecc_pool import EccPoolSpec, ecc_pool, ecc_pool_reference, window_map
 from gazekit.kernels.ecc_pool.reference import ring_layout, same_pool
 
-LAYER_SPECS = [EccPoolSpec(slope=s, deg2px=d) for s, d in zip((0, 0, 0.07, 0.16, 0.32), (30, 15, 8, 4, 2))]
+LAYER_SPECS = [
+    EccPoolSpec(slope=s, deg2px=d) for s, d in zip((0, 0, 0.07, 0.16, 0.32), (30, 15, 8, 4, 2), strict=False)
+]
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 3, 7, 5), (1, 2, 33, 33), (1, 4, 50, 61), (2, 1, 101, 100)])

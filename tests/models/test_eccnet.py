@@ -72,8 +72,10 @@ def test_gallery_display_search(lighting: list, variant: str) -> None:
     sp = m.predict_scanpath(stim, task)
     assert (sp.x[0], sp.y[0]) == (99, 99)  # the image centre
     cells = stim.meta["search_protocol"]["cells"]
-    visited = [next(i for i, (x, y, w, h) in enumerate(cells) if x <= fx < x + w and y <= fy < y + h)
-               for fx, fy in zip(sp.x[1:], sp.y[1:], strict=True)]
+    visited = [
+        next(i for i, (x, y, w, h) in enumerate(cells) if x <= fx < x + w and y <= fy < y + h)
+        for fx, fy in zip(sp.x[1:], sp.y[1:], strict=True)
+    ]
     assert len(set(visited)) == len(visited)  # object IOR: a cell is never revisited
     assert sp.found is True and sp.meta["n_fix"] == len(sp) - 1 <= 17
     assert visited[-1] == d.target_cell and sp.meta["weights"] == "untrained"
@@ -86,7 +88,7 @@ def test_photo_with_target_crop_and_box() -> None:
     stim = Stimulus("photo", img.shape[1], img.shape[0], image=img)
     crop = img[box[1] : box[1] + box[3], box[0] : box[0] + box[2]]
     sp = m.predict_scanpath(stim, Task.search(image=crop))
-    assert sp.found is None and len(sp) == 7 and (0 <= sp.x).all() and (sp.x <= 150).all()
+    assert sp.found is None and len(sp) == 7 and (sp.x >= 0).all() and (sp.x <= 150).all()
     sp2 = m.predict_scanpath(stim, Task.search(box=box))  # the box gives the crop and the oracle
     assert sp2.found in (True, False) and sp2.meta["bbox"] == list(map(float, box))
     with pytest.raises(ConfigError, match="target \\*image\\*"):
@@ -114,7 +116,9 @@ def test_search_loop_oracle_and_ior() -> None:
     prefs[5, 5], prefs[5, 30], prefs[30, 5], prefs[30, 30] = 4, 3, 2, 1
     res = run_search(img, lambda r, f: prefs, proto, (20, 20, 20, 20), (5, 5))
     assert res.xy.tolist() == [[20, 20], [5, 5], [30, 5], [5, 30], [30, 30]] and res.found and res.n_fix == 4
-    res = run_search(img, lambda r, f: prefs, SearchProtocol(cells=cells, cap=2, recog_size=4), (20, 20, 20, 20), (5, 5))
+    res = run_search(
+        img, lambda r, f: prefs, SearchProtocol(cells=cells, cap=2, recog_size=4), (20, 20, 20, 20), (5, 5)
+    )
     assert res.found is False and res.n_fix == 2
     start = SearchProtocol(cells=cells, cap=5, recog_size=4, test_start=True)
     assert run_search(img, lambda r, f: prefs, start, (20, 20, 20, 20), (5, 5)).n_fix == 0
@@ -190,13 +194,24 @@ def test_asymmetry_scores_reproduce_human_index() -> None:
 
 def test_asymmetry_command_baselines(tmp_path) -> None:  # noqa: ANN001
     ns = argparse.Namespace(
-        model=None, weights=None, variants="default", out=str(tmp_path), data=None, seed=0, trials=1,
-        no_baselines=False, only_baselines=True, combine=None, tag=None,
+        model=None,
+        weights=None,
+        variants="default",
+        out=str(tmp_path),
+        data=None,
+        seed=0,
+        trials=1,
+        no_baselines=False,
+        only_baselines=True,
+        combine=None,
+        tag=None,
     )
     assert run_asymmetry(ns) == 0
     html = (tmp_path / "report.html").read_text()
     assert html.count("<svg") == 6 and "pixelMatch" in html and "0.513" in html
-    assert (tmp_path / "trials.csv").read_text().count("\n") == 1 + 2 * 40  # 3 set sizes x 8 conditions + 4 x 4, one trial each
+    assert (tmp_path / "trials.csv").read_text().count(
+        "\n"
+    ) == 1 + 2 * 40  # 3 set sizes x 8 conditions + 4 x 4, one trial each
     ns2 = argparse.Namespace(**{**vars(ns), "combine": [str(tmp_path)], "out": str(tmp_path / "merged")})
     assert run_asymmetry(ns2) == 0
     assert (tmp_path / "merged" / "report.html").read_text().count("<svg") == 6
