@@ -260,6 +260,8 @@ class EccNet(GazekitModule, ScanpathPredictor):
                 sy, sx = IVSN_FRAME[0] / image.shape[0], IVSN_FRAME[1] / image.shape[1]
                 scale = float(np.sqrt(sx * sy))
                 work = cv2.resize(image, IVSN_FRAME[::-1], interpolation=cv2.INTER_AREA)
+                th, tw = target.shape[:2]  # the target crop follows the photo into the 1028x1280 frame
+                work_target = cv2.resize(target, (max(1, round(tw * sx)), max(1, round(th * sy))))
                 protocol = replace(protocol, cap=IVSN_CAP, ior_size=IVSN_IOR, recog_size=IVSN_IOR)
                 box = _scaled_box(stimulus, task, (sx, sy))
                 sx_sy = (sx, sy)
