@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gazekit import app_support as sup
+from gazekit.app import inputs, prediction
 from gazekit.io import parse_scanpaths
 from tests.app.conftest import png, textured
 from tests.app.test_app_flows import download, errors, upload
 
 
 def _ready(name: str) -> None:
-    if not any(r.name == name and r.bundled for r in sup.model_rows("search")):
+    if not any(r.name == name and r.bundled for r in prediction.model_rows("search")):
         pytest.skip(f"{name} or its shipped checkpoint is not in this install")
 
 
@@ -37,7 +37,7 @@ def test_eccnet_on_a_photo_with_a_target_crop(app, media) -> None:  # noqa: ANN0
 def test_ivsn_on_a_gallery_display(app, media) -> None:  # noqa: ANN001
     _ready("ivsn")
     try:
-        sup.gallery_world(n_displays=1, n_subjects=2)
+        inputs.gallery_world(n_displays=1, n_subjects=2)
     except Exception as e:  # noqa: BLE001
         pytest.skip(f"the synthetic gallery is not available in this tree: {e}")
     app.radio(key="source").set_value("Gallery").run()
