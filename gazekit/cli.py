@@ -31,12 +31,8 @@ COMMANDS = {
     "score": ("gazekit.metrics.cli", "score predicted scanpaths against human scanpaths"),
     "download": ("gazekit.datasets.download", "download a dataset or pretrained weights (verified, resumable)"),
     "models": ("gazekit.models.cli", "list registered models and whether they are available"),
-<<<<<<< HEAD
-    "app": ("gazekit.app_launcher", "start the Streamlit viewer"),
-    "asymmetry": ("gazekit.models.eccnet_experiment", "eccNET's visual-search-asymmetry experiment (six paradigms)"),
-=======
     "app": ("gazekit.app.launcher", "start the Streamlit viewer"),
->>>>>>> main
+    "asymmetry": ("gazekit.models.eccnet_experiment", "eccNET's visual-search-asymmetry experiment (six paradigms)"),
 }
 
 

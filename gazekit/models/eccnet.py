@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gazekit.backbones.loading import resolve_backbone_weights
 from gazekit.backbones.vgg import LAYER_NAMES, VGG16, preprocess
 from gazekit.errors import ConfigError, WeightsNotFoundError
 from gazekit.kernels.ecc_pool import EccPoolSpec, ecc_pool
@@ -353,8 +354,6 @@ class EccNet(GazekitModule, ScanpathPredictor):
     def imagenet(cls, weights: str | Path | None = None, device: str = "cpu", **overrides: Any) -> EccNet:
         """Full-width VGG16 with torchvision's ImageNet weights from the backbone resolver (explicit path →
         ``$GAZEKIT_WEIGHTS_DIR`` → hub cache; ``gazekit download vgg16`` fetches the published file)."""
-        from gazekit.backbones.loading import resolve_backbone_weights
-
         path = resolve_backbone_weights("vgg16", weights)
         overrides.setdefault("variant", cls.default_variant)
         model = cls.from_checkpoint(path, device, **overrides)
