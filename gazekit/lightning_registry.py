@@ -8,7 +8,10 @@ from __future__ import annotations
 import gazekit.datasets.asymmetry
 import gazekit.datasets.gaze_following
 import gazekit.datasets.search_trials
+import gazekit.datasets.synthetic.clip_pairs
 import gazekit.datasets.synthetic.gaze
 import gazekit.models.eccnet
+import gazekit.models.gazeseg
+import gazekit.models.nevaclip
 import gazekit.models.oat
 import gazekit.models.vitgaze  # noqa: F401

@@ -22,11 +22,16 @@ from gazekit.types import Frame, FrameTransform, GazeMap, Scanpath, Stimulus
 __all__ = [
     "PALETTE",
     "draw_box",
+    "draw_caption",
     "draw_gaze",
+    "draw_mask",
+    "draw_objects",
+    "draw_people",
     "draw_scanpath",
     "draw_scanpaths",
     "draw_target",
     "overlay_heatmap",
+    "person_color",
     "side_by_side",
 ]
 
@@ -271,6 +276,33 @@ def overlay_heatmap(
     return cv2.addWeighted(colored, a, img, 1.0 - a, 0.0)
 
 
+def draw_mask(
+    image: np.ndarray, mask: np.ndarray, color: Sequence[int], label: str | None = None, *, alpha: float = 0.5
+) -> np.ndarray:
+    """A predicted target mask (``[h, w]`` bool, resized to the image when it differs) filled in ``color`` at
+    ``alpha``, outlined, with ``label`` (the class) in a box of the same colour above its topmost pixel."""
+    img = _rgb(image)
+    col = _color(color)
+    m = np.asarray(mask).astype(bool)
+    if m.ndim != 2:
+        raise DataFormatError(f"mask must be [h, w], got shape {m.shape}")
+    if m.shape != img.shape[:2]:
+        m = cv2.resize(m.astype(np.uint8), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    if not m.any():
+        return img
+    a = float(np.clip(alpha, 0.0, 1.0))
+    img[m] = ((1 - a) * img[m] + a * np.array(col)).astype(np.uint8)
+    contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(img, contours, -1, col, max(1, round(2 * _scale(img))), cv2.LINE_AA)
+    if label:
+        ys, xs = np.nonzero(m)
+        top = int(ys.min())
+        x = int(xs[ys == top].mean())
+        s = 0.5 * _scale(img)
+        _text(img, label, (max(x - 10, 2), max(top - 4, 14)), s, _contrast(col), background=col)
+    return img
+
+
 def draw_gaze(
     image: np.ndarray,
     gaze_map: GazeMap,
@@ -280,7 +312,8 @@ def draw_gaze(
     alpha: float = 0.45,
     label: str | None = None,
 ) -> np.ndarray:
-    """Draw a gaze-following prediction: heatmap (optional), mask, head box, a line head -> point, the point.
+    """Draw a gaze-following prediction: heatmap (optional), target mask with its class (GazeSeg;
+    :func:`draw_mask`), head box, a line head -> point, the point.
 
     The in-frame probability is written next to the head box (with ``label`` when given).
     """
@@ -289,10 +322,7 @@ def draw_gaze(
     if heatmap and gaze_map.heatmap is not None and np.asarray(gaze_map.heatmap).size:
         img = overlay_heatmap(img, gaze_map.heatmap, alpha=alpha)
     if gaze_map.mask is not None:
-        m = np.asarray(gaze_map.mask).astype(bool)
-        if m.shape != img.shape[:2]:
-            m = cv2.resize(m.astype(np.uint8), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
-        img[m] = (0.5 * img[m] + 0.5 * np.array(col)).astype(np.uint8)
+        img = draw_mask(img, gaze_map.mask, col, gaze_map.category)
     x1, y1, x2, y2 = (float(v) for v in gaze_map.head_box)
     text = f"{label + ' ' if label else ''}in {gaze_map.inout:.2f}"
     img = draw_box(img, (x1, y1, x2 - x1, y2 - y1), col, text)
@@ -337,3 +367,53 @@ def side_by_side(
             _text(out, str(labels[i]), (x + 4, band - max(4, band // 4)), fs, (0, 0, 0))
         x += im.shape[1] + gap
     return out
+
+
+def person_color(k: int) -> tuple[int, int, int]:
+    """The colour of person ``k`` (0-based) everywhere: overlay box, label and the table row ``#k``."""
+    return PALETTE[int(k) % len(PALETTE)]
+
+
+def draw_people(image: np.ndarray, gaze_maps: Sequence[GazeMap], selected: int | None = None) -> np.ndarray:
+    """Every person's gaze in their own colour and label ``#k`` (:func:`person_color`); the heatmap of the
+    ``selected`` person only (None: no heatmap when there are several people, the one heatmap for one person),
+    so the photo never darkens under stacked full-image heatmaps."""
+    if selected is not None and not 0 <= selected < len(gaze_maps):
+        raise ValueError(f"selected person {selected} is not among the {len(gaze_maps)} people")
+    img = _rgb(image)
+    if selected is None and len(gaze_maps) == 1:
+        selected = 0
+    order = [k for k in range(len(gaze_maps)) if k != selected] + ([selected] if selected is not None else [])
+    for k in order:  # the selected person last, on top
+        img = draw_gaze(img, gaze_maps[k], person_color(k), heatmap=k == selected, label=f"#{k}")
+    return img
+
+
+def draw_objects(
+    image: np.ndarray, objects: Sequence, color: Sequence[int] = (200, 200, 200), *, labels: bool = True
+) -> np.ndarray:
+    """Thin boxes of display objects (``ObjectBox``), labelled with their category when it is not ``object``."""
+    img = _rgb(image)
+    col = _color(color)
+    s = _scale(img)
+    for o in objects:
+        x, y, w, h = (round(float(v)) for v in o.xywh)
+        cv2.rectangle(img, (x, y), (x + w, y + h), col, max(1, round(s)), cv2.LINE_AA)
+        if labels and o.category != "object":
+            _text(img, str(o.category), (x + 2, y + round(14 * s)), 0.4 * s, (0, 0, 0), background=col)
+    return img
+
+
+def draw_caption(image: np.ndarray, lines: Sequence[str]) -> np.ndarray:
+    """Write ``lines`` (e.g. where the objects came from, which weights) on a dark band at the image bottom."""
+    img = _rgb(image)
+    if not lines:
+        return img
+    s = _scale(img)
+    fs = 0.45 * s
+    step = round(20 * s)
+    y = img.shape[0] - step * len(lines) - round(4 * s)
+    for line in lines:
+        y += step
+        _text(img, str(line), (round(6 * s), y), fs, (255, 255, 255), background=(0, 0, 0))
+    return img

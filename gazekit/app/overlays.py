@@ -82,8 +82,6 @@ def render_samples(img: ImageInput, scanpaths: Sequence[Scanpath], target: Targe
 
 
 def render_gaze_overlay(img: ImageInput, gaze_maps: Sequence[GazeMap]) -> np.ndarray:
-    """The work-frame image with each gaze prediction drawn (heatmap, head box, line to the point)."""
-    canvas = img.work.copy()
-    for gm in gaze_maps:
-        canvas = viz.draw_gaze(canvas, map_gaze(gm, img.to_work))
-    return np.ascontiguousarray(canvas)
+    """The work-frame image with each gaze prediction drawn in its person's colour (heatmap for one person, head
+    box, line to the point; GazeSeg's target mask with its class)."""
+    return np.ascontiguousarray(viz.draw_people(img.work, [map_gaze(gm, img.to_work) for gm in gaze_maps]))

@@ -331,7 +331,8 @@ def human_scanpaths(img: ImageInput, task_label: str | None) -> list:
     if not humans:
         return []
     try:
-        match = match_humans(humans, img, task_label)
+        # records without width/height: this image's pixels, said in a note (the viewer pass adds the choice)
+        match = match_humans(humans, img, task_label, frame=(img.width, img.height))
     except GazekitError as e:
         st.error(str(e))
         return []
@@ -474,6 +475,7 @@ def gaze_results(img: ImageInput, model: tuple[str, str | None, str], boxes: tup
                     "head box": ", ".join(f"{v:.0f}" for v in m.head_box),
                     "gaze point": f"{m.point[0]:.0f}, {m.point[1]:.0f}",
                     "in frame": f"{m.inout:.2f}",
+                    **({"looked-at object": m.category} if m.category is not None else {}),
                 }
                 for m in maps
             ]

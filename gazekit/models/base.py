@@ -1,7 +1,7 @@
 """The model interfaces every consumer (CLI, app, demo, benchmarks) relies on.
 
-* :class:`ScanpathPredictor`: ``predict_scanpath(stimulus, task) -> Scanpath`` and a batched form.
-* :class:`GazePredictor`: ``predict_gaze(image, head_box) -> GazeMap``.
+* :class:`ScanpathPredictor`, :class:`GazePredictor`: defined in :mod:`gazekit.models.predictors` (no
+  Lightning import, so baseline-only commands start fast) and re-exported here.
 * :class:`GazekitModule`: the one LightningModule base class (LightningCLI subclass mode); learned
   models derive from it *and* from one of the predictor interfaces. It owns saving and loading: a model
   writes no loading code of its own (at most :meth:`GazekitModule.convert_state_dict` for a paper's layout).
@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -18,57 +19,21 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
+from gazekit.datasets.synthetic.gaze import head_box_batch
 from gazekit.errors import ConfigError
+from gazekit.heads import detect_heads
+from gazekit.models.predictors import GazePredictor, ScanpathPredictor
 from gazekit.models.registry import spec_for_class
-from gazekit.types import GazeMap, Scanpath, Stimulus, Task
 from gazekit.weights import WeightsSource, read_checkpoint, resolve_weights, write_checkpoint
 
-__all__ = ["GazePredictor", "GazekitModule", "ScanpathPredictor"]
-
-
-class ScanpathPredictor:
-    """Anything that predicts scanpaths: baselines (plain Python) and learned models alike."""
-
-    #: tasks the model understands ("search", "freeview", "caption")
-    supported_tasks: ClassVar[tuple[str, ...]] = ("search",)
-
-    def predict_scanpath(
-        self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None
-    ) -> Scanpath:
-        """Predict one scanpath (px of ``stimulus``; durations in ms, NaN if the model has none).
-
-        Args:
-            stimulus: the image/display (objects are used by object-level models).
-            task: what the viewer is asked to do (search target, free viewing, caption).
-            sample: draw a stochastic scanpath instead of the most likely one.
-            seed: random seed for sampling (deterministic output per seed).
-        """
-        return self.predict_scanpaths([stimulus], [task], sample=sample, seed=seed)[0]
-
-    def predict_scanpaths(
-        self,
-        stimuli: Sequence[Stimulus],
-        tasks: Sequence[Task],
-        *,
-        sample: bool = False,
-        seed: int | None = None,
-    ) -> list[Scanpath]:
-        """Batched prediction; the default loops over :meth:`predict_scanpath` (models override one of them)."""
-        if type(self).predict_scanpath is ScanpathPredictor.predict_scanpath:
-            raise NotImplementedError(f"{type(self).__name__} must override predict_scanpath or predict_scanpaths")
-        rng = np.random.default_rng(seed)
-        return [
-            self.predict_scanpath(s, t, sample=sample, seed=int(rng.integers(2**31)))
-            for s, t in zip(stimuli, tasks, strict=True)
-        ]
-
-
-class GazePredictor:
-    """Anything that predicts where a person in an image looks."""
-
-    def predict_gaze(self, image: np.ndarray, head_box: tuple[float, float, float, float]) -> GazeMap:
-        """Predict the gaze of the person whose head is in ``head_box`` (x1, y1, x2, y2 px) in ``image`` [H, W, 3]."""
-        raise NotImplementedError
+__all__ = [
+    "GazePredictor",
+    "GazekitModule",
+    "ScanpathPredictor",
+    "forward_on_head_boxes",
+    "minmax_heatmaps",
+    "warmup_cosine",
+]
 
 
 M = TypeVar("M", bound="GazekitModule")
@@ -196,3 +161,45 @@ def _all_subclasses(cls: type) -> list[type]:
     for c in cls.__subclasses__():
         out += [c, *_all_subclasses(c)]
     return out
+
+
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float, min_lr_ratio: float
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step LR factor: linear warm-up over ``round(total · warmup_fraction)`` steps, then cosine from 1 to
+    ``min_lr_ratio`` at ``total_steps`` (ViTGaze's schedule; GazeSeg uses it too)."""
+    total = max(int(total_steps), 1)
+    warm = max(int(round(total * warmup_fraction)), 0)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / (warm + 1)
+        t = min((step - warm) / max(total - warm, 1), 1.0)
+        return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def minmax_heatmaps(heat: torch.Tensor) -> np.ndarray:
+    """``[B, h, w]`` raw maps → float numpy scaled to [0, 1] per map (keeps the ranking and the argmax)."""
+    lo = heat.flatten(1).min(1).values[:, None, None]
+    hi = heat.flatten(1).max(1).values[:, None, None]
+    return ((heat - lo) / (hi - lo).clamp_min(1e-12)).float().cpu().numpy()
+
+
+@torch.no_grad()
+def forward_on_head_boxes(
+    model: torch.nn.Module, image: np.ndarray, head_boxes: Sequence[Sequence[float]] | None, input_size: int
+) -> tuple[list[tuple[float, float, float, float]], dict[str, torch.Tensor] | None]:
+    """Run a gaze model (``model(images, head_boxes)``) in eval mode on every person of one image: the cleaned px
+    boxes and the outputs (None without boxes). ``head_boxes=None`` detects heads (:func:`gazekit.heads.detect_heads`)."""
+    device = next(model.parameters()).device
+    boxes, x, hb = head_box_batch(image, detect_heads(image) if head_boxes is None else head_boxes, input_size, device)
+    if not boxes:
+        return boxes, None
+    was = model.training
+    model.eval()
+    try:
+        return boxes, model(x, hb)
+    finally:
+        model.train(was)

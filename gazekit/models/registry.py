@@ -7,13 +7,24 @@ code that is not needed, and a model whose module is missing shows as unavailabl
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from gazekit.errors import ConfigError, UnknownModelError
 
-__all__ = ["ModelSpec", "create_model", "get_spec", "list_models", "load_predictor", "register", "spec_for_class"]
+__all__ = [
+    "ModelSpec",
+    "create_model",
+    "get_spec",
+    "list_models",
+    "load_predictor",
+    "register",
+    "spec_for_class",
+    "synthetic_weights_note",
+    "weights_source",
+]
 
 Kind = Literal["scanpath", "gaze"]
 
@@ -36,6 +47,8 @@ class ModelSpec:
         checkpoint: file name looked up in ``$GAZEKIT_WEIGHTS_DIR``, the hub repo and an explicit folder
             (``.ckpt`` of the same stem too) by :meth:`GazekitModule.load_for_inference`.
         hub_repo: Hugging Face repo of the paper's released weights (read through ``convert_state_dict``).
+        objects: the model predicts over object boxes (object-level, e.g. OAT): on a photo they come from
+            :func:`gazekit.objects.objects_for_image`.
     """
 
     name: str
@@ -46,6 +59,7 @@ class ModelSpec:
     trainable: bool = False
     tasks: tuple[str, ...] = ("search",)
     bundled: str | None = None
+    objects: bool = False
     checkpoint: str | None = None
     hub_repo: str | None = None
 
@@ -72,11 +86,13 @@ class ModelSpec:
 
     @property
     def available(self) -> bool:
+        """Whether the model's module is present in this install (found without importing it: importing a
+        learned model pulls in torch and Lightning, seconds that ``gazekit models`` must not spend)."""
+        mod_name = self.target.partition(":")[0]
         try:
-            self.load_class()
-        except (UnknownModelError, AttributeError):
+            return importlib.util.find_spec(mod_name) is not None
+        except (ImportError, ValueError):
             return False
-        return True
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -123,6 +139,7 @@ for _spec in (
         config="configs/experiments/oat_synthetic.yaml",
         trainable=True,
         bundled="assets/oat/oat_synthetic.safetensors",
+        objects=True,
         checkpoint="oat_synthetic.safetensors",
     ),
     ModelSpec(
@@ -130,7 +147,11 @@ for _spec in (
         "scanpath",
         "gazekit.models.nevaclip:NevaClip",
         "zero-shot caption-driven scanpaths from CLIP (Zanca et al., 2023)",
-        tasks=("caption", "freeview"),
+        config="configs/experiments/nevaclip_synthetic.yaml",
+        trainable=True,
+        tasks=("caption", "freeview", "search"),
+        bundled="assets/nevaclip/nevaclip_synthetic.safetensors",
+        checkpoint="nevaclip_synthetic.safetensors",
     ),
     ModelSpec(
         "eccnet",
@@ -177,9 +198,12 @@ for _spec in (
         "gazeseg",
         "gaze",
         "gazekit.models.gazeseg:GazeSeg",
-        "gaze following with target masks (Liu et al., 2024)",
+        "gaze following with target masks and classes (Liu et al., 2024; reconstructed on NAT)",
+        config="configs/experiments/gazeseg_synthetic.yaml",
         trainable=True,
         tasks=("gaze",),
+        bundled="assets/gazeseg/gazeseg_synthetic.safetensors",
+        checkpoint="gazeseg_synthetic.safetensors",
     ),
     ModelSpec(
         "center-gaze",
@@ -242,3 +266,29 @@ def load_predictor(name: str, weights: str | Path | None = None, device: str = "
     if weights is not None:
         raise ConfigError(f"model {name!r} takes no weights")
     return cls(**kwargs)
+
+
+def weights_source(spec: ModelSpec, model: Any, weights: str | Path | None) -> str | None:
+    """``"user"``, ``"paper"`` or ``"synthetic-data"`` for a loaded learned model; None for baselines.
+
+    The model's own ``weights_source`` (set by the checkpoint resolver) wins; otherwise an explicit path is the
+    user's and the bundled checkpoint is the project's synthetic-data one.
+    """
+    src = getattr(model, "weights_source", None)
+    if src:
+        return str(src)
+    if not hasattr(type(model), "load_for_inference"):
+        return None
+    if weights is not None:
+        return "user"
+    return "synthetic-data" if spec.bundled_path is not None else None
+
+
+def synthetic_weights_note(spec: ModelSpec, source: str | None) -> str | None:
+    """The sentence every output carries when a model with synthetic-data weights predicts on a real image."""
+    if source != "synthetic-data":
+        return None
+    return (
+        f"{spec.name} uses its synthetic-data weights (trained only on gazekit's synthetic "
+        f"{'scenes' if spec.kind == 'gaze' else 'displays'}): this prediction is not trained on real images"
+    )
