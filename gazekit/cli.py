@@ -32,6 +32,7 @@ COMMANDS = {
     "download": ("gazekit.datasets.download", "download a dataset or pretrained weights (verified, resumable)"),
     "models": ("gazekit.models.cli", "list registered models and whether they are available"),
     "app": ("gazekit.app.launcher", "start the Streamlit viewer"),
+    "asymmetry": ("gazekit.models.eccnet_experiment", "eccNET's visual-search-asymmetry experiment (six paradigms)"),
 }
 
 
