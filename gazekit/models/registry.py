@@ -36,6 +36,9 @@ class ModelSpec:
         checkpoint: file name looked up in ``$GAZEKIT_WEIGHTS_DIR``, the hub repo and an explicit folder
             (``.ckpt`` of the same stem too) by :meth:`GazekitModule.load_for_inference`.
         hub_repo: Hugging Face repo of the paper's released weights (read through ``convert_state_dict``).
+        paper_checkpoints: file names of the paper's released weights once converted by ``gazekit convert``
+            (looked up before ``checkpoint``, so a user who has fetched them gets them instead of the bundled
+            synthetic-data weights).
     """
 
     name: str
@@ -48,6 +51,7 @@ class ModelSpec:
     bundled: str | None = None
     checkpoint: str | None = None
     hub_repo: str | None = None
+    paper_checkpoints: tuple[str, ...] = ()
 
     @property
     def bundled_file(self) -> Path | None:
@@ -144,6 +148,7 @@ for _spec in (
         tasks=("gaze",),
         bundled="assets/vitgaze/vitgaze_synthetic.safetensors",
         checkpoint="vitgaze_synthetic.safetensors",
+        paper_checkpoints=("vitgaze_gazefollow.safetensors", "vitgaze_videoattentiontarget.safetensors"),
     ),
     ModelSpec(
         "gazeseg",

@@ -9,6 +9,7 @@ import yaml
 
 from gazekit.cli import COMMANDS, LIGHTNING_COMMANDS, cli_main, main
 from gazekit.models.registry import get_spec, list_models
+from gazekit.models.vitgaze import ViTGaze
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((ROOT / "configs" / "experiments").glob("*.yaml"))
@@ -44,7 +45,22 @@ def test_models_command(capsys):
     out = capsys.readouterr().out
     assert "random" in out and "oat" in out
     rows = {line.split()[0]: line for line in out.splitlines()}
-    assert "ships synthetic-data weights" in rows["oat"] and "needs weights" in rows["gazeseg"]
+    assert "[synthetic-data weights (bundled; not trained on real images)]" in rows["oat"]
+    assert "[needs weights" in rows["gazeseg"] and "[" not in rows["random"]
+
+
+def test_models_command_says_which_weights(capsys, monkeypatch, tmp_path):
+    """A converted paper checkpoint or a user's file in $GAZEKIT_WEIGHTS_DIR is reported as such."""
+    m = ViTGaze(embed_dim=32, depth=2, num_heads=2, pos_embed_grid=4, input_size=56, attn_layers=[0, 1])
+    m.save_checkpoint(tmp_path / "vitgaze_synthetic.safetensors")
+    monkeypatch.setenv("GAZEKIT_WEIGHTS_DIR", str(tmp_path))
+    main(["models", "--kind", "gaze"])
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert f"[user weights ({tmp_path / 'vitgaze_synthetic.safetensors'})]" in rows["vitgaze"]
+    m.save_checkpoint(tmp_path / "vitgaze_videoattentiontarget.safetensors", weights_source="paper")
+    main(["models", "--kind", "gaze"])
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert f"[paper weights ({tmp_path / 'vitgaze_videoattentiontarget.safetensors'})]" in rows["vitgaze"]
 
 
 def test_registry_specs():
