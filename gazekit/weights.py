@@ -222,7 +222,9 @@ def declared_source(path: str | Path) -> WeightsSource | None:
 
 def _torch_load(p: Path) -> Any:
     """``torch.load(weights_only=True)`` with gazekit's messages for the ways a weight file goes wrong."""
-    import torch  # here, not at the top: `gazekit models` resolves weights without paying torch's import
+    # torch here, not at the top: `gazekit models` resolves weights without it (-X importtime on the shared
+    # 2-core machine: gazekit.weights 0.02-0.15 s, torch 8 s)
+    import torch
 
     try:
         return torch.load(str(p), map_location="cpu", weights_only=True)
