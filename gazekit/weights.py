@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 __all__ = [
+    "SYNTHETIC_DATA_NOTE",
     "Checkpoint",
     "ResolvedWeights",
     "WeightsSource",
@@ -40,11 +41,18 @@ __all__ = [
     "read_checkpoint",
     "read_safetensors_metadata",
     "resolve_weights",
+    "weights_in_use",
     "write_checkpoint",
 ]
 
 #: where a model's weights came from: the user's file, the paper's release, or the project's synthetic training
 WeightsSource = Literal["user", "paper", "synthetic-data"]
+
+#: what the CLI and the viewer say next to a prediction made with synthetic-data weights
+SYNTHETIC_DATA_NOTE = (
+    "synthetic-data weights: trained only on gazekit's synthetic scenes, not on real images, so on a photo this "
+    "prediction shows what the model does, not where people look"
+)
 
 
 @dataclass(frozen=True)
@@ -154,6 +162,21 @@ def resolve_model_weights(spec: Any, weights: str | Path | None = None) -> Resol
         if declared is not None:
             return ResolvedWeights(found.path, declared)
     return found
+
+
+def weights_in_use(spec: Any) -> str:
+    """Which weights ``load_predictor(spec.name)`` would load (synthetic-data, paper or user, and the file), or
+    what is missing; found without importing torch."""
+    try:
+        found = resolve_model_weights(spec)
+    except WeightsNotFoundError:
+        how = f"train with `gazekit fit -c {spec.config}` or" if spec.config else ""
+        return f"needs weights ({how} pass --weights FILE)".replace("( ", "(")
+    except GazekitError as e:  # a file that is there but unreadable
+        return f"unusable weights: {e}"
+    if found.source == "synthetic-data":
+        return "synthetic-data weights (bundled; not trained on real images)"
+    return f"{found.source} weights ({found.path})"
 
 
 def load_state_dict(path: str | Path) -> dict[str, Any]:

@@ -237,3 +237,11 @@ def test_cli_end_to_end_against_loopback(server, tmp_path, monkeypatch, capsys):
     main(["download", "toy", "--root", str(tmp_path)])
     assert (tmp_path / "toy" / "Amazon.json").read_bytes() == b"{}"
     assert str(tmp_path / "toy") in capsys.readouterr().out
+
+
+def test_vitgaze_release_entries_say_where_and_how_to_convert():
+    reg = dl.registry()
+    for name in ("vitgaze_gazefollow", "vitgaze_videoattentiontarget"):
+        e = reg[name]
+        assert e.kind == "weights" and not e.files and "drive.google.com" in e.manual
+        assert f"gazekit convert vitgaze FILE.pth --out $GAZEKIT_WEIGHTS_DIR/{name}.safetensors" in e.manual
