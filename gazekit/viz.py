@@ -23,9 +23,6 @@ __all__ = [
     "PALETTE",
     "draw_box",
     "draw_gaze",
-    "draw_gazes",
-    "person_color",
-    "person_label",
     "draw_scanpath",
     "draw_scanpaths",
     "draw_target",
@@ -305,30 +302,6 @@ def draw_gaze(
     cv2.line(img, hc, p, col, max(2, round(2 * s)), cv2.LINE_AA)
     cv2.circle(img, p, max(4, round(7 * s)), col, -1, cv2.LINE_AA)
     cv2.circle(img, p, max(4, round(7 * s)), (0, 0, 0), max(1, round(s)), cv2.LINE_AA)
-    return img
-
-
-def person_label(i: int) -> str:
-    """The label of the ``i``-th person (0-based) in overlays and tables: ``P1``, ``P2``, …"""
-    return f"P{i + 1}"
-
-
-def person_color(i: int) -> tuple[int, int, int]:
-    """The colour of the ``i``-th person (0-based), the same in every overlay and table."""
-    return PALETTE[i % len(PALETTE)]
-
-
-def draw_gazes(image: np.ndarray, gaze_maps: Sequence[GazeMap], selected: int | None = None) -> np.ndarray:
-    """Every person's gaze in their own colour and label (:func:`person_color`, :func:`person_label`), with the
-    heatmap of the ``selected`` person only (None: no heatmap), so several people never darken the photo."""
-    img = _rgb(image)
-    if selected is not None and not 0 <= selected < len(gaze_maps):
-        raise DataFormatError(f"selected person {selected} is not one of the {len(gaze_maps)} people")
-    if selected is not None:  # the heatmap first, so no box or line of another person is tinted by it
-        img = draw_gaze(img, gaze_maps[selected], person_color(selected), label=person_label(selected))
-    for i, gm in enumerate(gaze_maps):
-        if i != selected:
-            img = draw_gaze(img, gm, person_color(i), heatmap=False, label=person_label(i))
     return img
 
 

@@ -152,21 +152,3 @@ def test_side_by_side():
         viz.side_by_side([])
     with pytest.raises(ValueError):
         viz.side_by_side([a], ["x", "y"])
-
-
-def test_draw_gazes_one_colour_per_person_and_one_heatmap():
-    img = np.full((120, 200, 3), 128, np.uint8)
-    hm = np.zeros((8, 8), np.float32)
-    hm[0, 0] = 1.0  # top-left hot: the heatmap tints the top-left corner
-    people = [GazeMap(hm, (150.0, 90.0), 0.9, (10, 40, 40, 70)), GazeMap(hm, (60.0, 100.0), 0.8, (120, 30, 150, 60))]
-    none = viz.draw_gazes(img, people)
-    assert (none[2, 2] == 128).all()  # no heatmap at all
-    first = viz.draw_gazes(img, people, selected=0)
-    assert not (first[2, 2] == 128).all()
-    # each person's gaze point is drawn in their own colour, the same one the table uses
-    for i, gm in enumerate(people):
-        x, y = (round(v) for v in gm.point)
-        assert tuple(none[y, x]) == viz.person_color(i)
-    assert viz.person_label(1) == "P2" and viz.person_color(0) != viz.person_color(1)
-    with pytest.raises(DataFormatError):
-        viz.draw_gazes(img, people, selected=2)
