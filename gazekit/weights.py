@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from torch import nn
 
 __all__ = [
-    "SYNTHETIC_DATA_NOTE",
     "Checkpoint",
     "ResolvedWeights",
     "WeightsSource",
@@ -47,12 +46,6 @@ __all__ = [
 
 #: where a model's weights came from: the user's file, the paper's release, or the project's synthetic training
 WeightsSource = Literal["user", "paper", "synthetic-data"]
-
-#: what the CLI and the viewer say next to a prediction made with synthetic-data weights
-SYNTHETIC_DATA_NOTE = (
-    "synthetic-data weights: trained only on gazekit's synthetic scenes, not on real images, so on a photo this "
-    "prediction shows what the model does, not where people look"
-)
 
 
 @dataclass(frozen=True)
