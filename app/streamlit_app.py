@@ -1,10 +1,5 @@
-"""`streamlit run app/streamlit_app.py`: the gazekit viewer (the page lives in gazekit/app_main.py)."""
+"""`streamlit run app/streamlit_app.py` (Streamlit's deployment convention): the page of gazekit.app."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a source checkout works without installing
-
-from gazekit.app_main import main  # noqa: E402
+from gazekit.app.page import main
 
 main()

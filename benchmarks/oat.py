@@ -47,8 +47,8 @@ def bench_train(threads: int, device: str, repeats: int) -> list[dict]:
     trial and image, so the per-display encoding cache never hits). Second epoch timed: steady state."""
     import lightning.pytorch as pl
 
+    from gazekit.datasets.search_trials import OATSyntheticDataModule
     from gazekit.models.oat import OAT
-    from gazekit.models.oat_data import OATSyntheticDataModule
 
     dm = OATSyntheticDataModule(n_displays=20, n_subjects=10, world_seed=0, max_objects=40, batch_size=20)
     dm.setup()
@@ -119,7 +119,7 @@ def main() -> None:
         if app == "vector":  # words of the synthetic categories (as the bundled checkpoint)
             kw.update(categories=["red", "green", "blue", "circle", "square", "solid", "striped"], category_words=True)
         model = OAT(**sizes[name], **kw, max_len=args.max_len, pe_rows=16, seed=0).to(args.device).eval()
-        from gazekit.models.oat_data import Trial
+        from gazekit.datasets.search_trials import Trial
 
         batch = model.tensorizer.collate_trials([Trial(s, t) for s, t in zip(stims, tasks, strict=True)])
         batch = batch.to(args.device)

@@ -32,7 +32,7 @@ COMMANDS = {
     "download": ("gazekit.datasets.download", "download a dataset or pretrained weights (verified, resumable)"),
     "convert": ("gazekit.convert", "convert a paper's released checkpoint into a gazekit safetensors file"),
     "models": ("gazekit.models.cli", "list registered models and whether they are available"),
-    "app": ("gazekit.app_launcher", "start the Streamlit viewer"),
+    "app": ("gazekit.app.launcher", "start the Streamlit viewer"),
 }
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from gazekit.atomic import atomic_write_text
 from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
 from gazekit.types import Scanpath, Stimulus, Target, Task
 
@@ -101,8 +102,8 @@ def _align(sp: Scanpath, stim: Stimulus, model: str) -> Scanpath:
     """A prediction labelled like the observers' scanpaths of ``stim`` (key, condition, frame, objects, target).
 
     ``found`` is recomputed from the ground truth (a fixation in the target box) so every model is judged
-    the same way; object indices follow the observers' rule (:func:`fixated_objects`)."""
-    from gazekit.datasets.synthetic.search import fixated_objects
+    the same way; object indices follow the observers' rule (:func:`~gazekit.datasets.synthetic.observers.observed_objects`)."""
+    from gazekit.datasets.synthetic.observers import observed_objects
     from gazekit.types import Frame
 
     out = dataclasses.replace(sp, meta=dict(sp.meta))
@@ -113,7 +114,7 @@ def _align(sp: Scanpath, stim: Stimulus, model: str) -> Scanpath:
     out.stimulus, out.task, out.subject = stim.name, stim.target.category, model
     present = stim.target.box is not None
     out.condition = "present" if present else "absent"
-    out.objects = fixated_objects(stim, out.x, out.y)
+    out.objects = observed_objects(stim, out.x, out.y)
     out.meta["model"] = model
     if present:
         bx, by, bw, bh = stim.target.box
@@ -238,7 +239,7 @@ def run_demo(
     from gazekit import __version__
     from gazekit.datasets.synthetic.search import build_world
     from gazekit.imageio import write_image
-    from gazekit.io import atomic_write_text, write_scanpaths
+    from gazekit.io import write_scanpaths
     from gazekit.models.registry import load_predictor
     from gazekit.report import write_report
 

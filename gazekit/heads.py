@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import cv2
 import numpy as np
 
 from gazekit.errors import ConfigError, GazekitError
@@ -26,7 +27,6 @@ class HeadNotFoundError(GazekitError):
 
 @cache
 def _cascade(name: str) -> Any:
-    import cv2
 
     path = cv2.data.haarcascades + name
     c = cv2.CascadeClassifier(path)
@@ -36,7 +36,6 @@ def _cascade(name: str) -> Any:
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
-    import cv2
 
     img = np.asarray(image)
     if img.ndim == 3 and img.shape[2] == 4:

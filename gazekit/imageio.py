@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from gazekit.errors import DataFormatError
@@ -57,7 +58,6 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
 
 def write_image(path: str | Path, image: np.ndarray) -> None:
     """Write ``[H, W, 3]`` uint8 RGB to a PNG/JPEG file (format from the suffix)."""
-    import cv2
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -70,7 +70,6 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
 
 def encode_png(image: np.ndarray) -> bytes:
     """Encode ``[H, W, 3]`` uint8 RGB as PNG bytes."""
-    import cv2
 
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(image[:, :, ::-1]))
     if not ok:  # pragma: no cover

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gazekit.atomic import atomic_write_text
 from gazekit.errors import ConfigError, DataFormatError
 from gazekit.types import Scanpath, Stimulus, Target, Task
 
@@ -169,7 +170,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_gaze(model, name: str, paths, images, boxes, out: Path, write_image) -> int:  # noqa: ANN001
-    from gazekit.io import atomic_write_text
     from gazekit.viz import PALETTE, draw_gaze
 
     for path, image, stem in zip(paths, images, _unique_stems(paths), strict=True):

@@ -1,39 +1,21 @@
-"""Format-independent reading and writing of scanpath files, and atomic file writes."""
+"""Format-independent reading and writing of scanpath files (gazekit CSV or COCO-Search18 JSON by suffix)."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from gazekit.datasets.coco_search18 import (
+    parse_coco_search18,
+    read_coco_search18_json,
+    write_coco_search18_json,
+)
+from gazekit.datasets.scanpath_csv import parse_scanpath_csv, read_scanpath_csv, write_scanpath_csv
 from gazekit.errors import DataFormatError
 from gazekit.types import Scanpath
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "parse_scanpaths", "read_scanpaths", "write_scanpaths"]
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, so readers never see half a file."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        # mkstemp creates 0600 files; give the result the permissions a plain open() would have
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+__all__ = ["parse_scanpaths", "read_scanpaths", "write_scanpaths"]
 
 
 def _kind(name: str) -> str:
@@ -47,17 +29,11 @@ def _kind(name: str) -> str:
 
 def read_scanpaths(path: str | Path) -> list[Scanpath]:
     """Read a gazekit scanpath CSV (``.csv``) or a COCO-Search18 fixation JSON (``.json``)."""
-    from gazekit.datasets.coco_search18 import read_coco_search18_json
-    from gazekit.datasets.scanpath_csv import read_scanpath_csv
-
     return read_coco_search18_json(path) if _kind(str(path)) == "json" else read_scanpath_csv(path)
 
 
 def parse_scanpaths(data: bytes | str, name: str) -> list[Scanpath]:
     """Parse uploaded bytes/text, choosing the format from ``name``'s suffix (or content when ambiguous)."""
-    from gazekit.datasets.coco_search18 import parse_coco_search18
-    from gazekit.datasets.scanpath_csv import parse_scanpath_csv
-
     if isinstance(data, bytes):
         try:
             text = data.decode("utf-8-sig")
@@ -79,9 +55,6 @@ def parse_scanpaths(data: bytes | str, name: str) -> list[Scanpath]:
 
 def write_scanpaths(path: str | Path, scanpaths: Iterable[Scanpath]) -> None:
     """Write scanpaths; the suffix chooses gazekit CSV or COCO-Search18 JSON."""
-    from gazekit.datasets.coco_search18 import write_coco_search18_json
-    from gazekit.datasets.scanpath_csv import write_scanpath_csv
-
     if _kind(str(path)) == "json":
         write_coco_search18_json(path, scanpaths)
     else:

@@ -1,25 +1,12 @@
 """Imports every LightningModule / LightningDataModule so LightningCLI can resolve them by class name.
 
-Modules that are not part of this install (optional extras, models still to come) are skipped.
+A model or DataModule module that is added to gazekit adds one import here.
 """
 
 from __future__ import annotations
 
-import importlib
-
-_MODULES = (
-    "gazekit.models.oat",
-    "gazekit.models.vitgaze",
-    "gazekit.models.nevaclip",
-    "gazekit.models.eccnet",
-    "gazekit.models.gazeseg",
-    "gazekit.datasets.synthetic.datamodule",
-    "gazekit.datasets.datamodules",
-)
-
-for _m in _MODULES:
-    try:
-        importlib.import_module(_m)
-    except ModuleNotFoundError as _e:
-        if _e.name is None or not _m.startswith(_e.name):
-            raise
+import gazekit.datasets.gaze_following
+import gazekit.datasets.search_trials
+import gazekit.datasets.synthetic.gaze
+import gazekit.models.oat
+import gazekit.models.vitgaze  # noqa: F401

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gazekit.atomic import atomic_write_text
+
 __all__ = ["format_cell", "render_report", "write_report"]
 
 _CSS = """
@@ -200,8 +202,6 @@ def render_report(result: dict[str, Any], out_dir: str | Path | None = None, *, 
 
 def write_report(path: str | Path, result: dict[str, Any], *, embed_images: bool = False) -> Path:
     """Render ``result`` and write it to ``path`` (atomically); returns the path."""
-    from gazekit.io import atomic_write_text
-
     p = Path(path)
     atomic_write_text(p, render_report(result, p.parent, embed_images=embed_images))
     return p

@@ -14,6 +14,7 @@ Conventions (one place, so nothing else has to guess):
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from gazekit.errors import DataFormatError
+from gazekit.imageio import read_image
 
 __all__ = [
     "Frame",
@@ -34,6 +36,9 @@ __all__ = [
     "Stimulus",
     "Target",
     "Task",
+    "FixationRule",
+    "assign_fixations_to_objects",
+    "box_iou",
     "object_index_for_box",
     "pad_scanpaths",
     "unpad_scanpaths",
@@ -173,19 +178,78 @@ class Target:
             self.box = b  # type: ignore[assignment]
 
 
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two ``(x, y, w, h)`` boxes (0 when they do not overlap or are empty)."""
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
 def object_index_for_box(objects: Sequence[ObjectBox], box: Sequence[float]) -> int | None:
     """Index of the object whose box (x, y, w, h px) has the highest IoU with ``box``; None if none overlaps."""
-    tx, ty, tw, th = (float(v) for v in box)
+    tb = tuple(float(v) for v in box)
     best, best_iou = None, 0.0
     for i, o in enumerate(objects):
-        ix = max(0.0, min(tx + tw, o.x + o.w) - max(tx, o.x))
-        iy = max(0.0, min(ty + th, o.y + o.h) - max(ty, o.y))
-        inter = ix * iy
-        union = tw * th + o.w * o.h - inter
-        iou = inter / union if union > 0 else 0.0
+        iou = box_iou(tb, o.xywh)
         if iou > best_iou:
             best, best_iou = i, iou
     return best
+
+
+#: how a fixation is given to an object (see :func:`assign_fixations_to_objects`)
+FixationRule = Literal["box", "radius", "object_size"]
+
+
+def assign_fixations_to_objects(
+    x: np.ndarray | Sequence[float],
+    y: np.ndarray | Sequence[float],
+    objects: Sequence[ObjectBox],
+    *,
+    rule: FixationRule,
+    radius: float = math.inf,
+) -> np.ndarray:
+    """Index of the object each fixation (px) lands on: ``[T]`` int64, ``-1`` = background.
+
+    Rules (boxes include their edges; ties go to the lower index):
+
+    * ``"box"``: the smallest box containing the fixation, else -1 (the baselines).
+    * ``"radius"``: the smallest containing box, else the object with the nearest centre if it lies within
+      ``radius`` px, else -1 (COCO-Search18 object trials; ``radius=inf`` is OAT's "the cover that contains
+      it, or else the nearest cover centre").
+    * ``"object_size"``: of the containing boxes the one with the nearest centre, else the nearest object whose
+      centre is within ``radius`` x that object's larger side, else -1 (the synthetic observers).
+
+    Raises:
+        DataFormatError: ``x``/``y`` of different lengths, or a negative or NaN ``radius``.
+    """
+    xs = np.asarray(x, dtype=float).reshape(-1)
+    ys = np.asarray(y, dtype=float).reshape(-1)
+    if xs.shape != ys.shape:
+        raise DataFormatError(f"x and y must have equal lengths, got {xs.shape[0]} and {ys.shape[0]}", field="x/y")
+    if radius is None or math.isnan(radius) or radius < 0:
+        raise DataFormatError(f"radius must be >= 0, got {radius!r}", field="radius")
+    if rule not in ("box", "radius", "object_size"):
+        raise DataFormatError(f"rule must be 'box', 'radius' or 'object_size', got {rule!r}", field="rule")
+    n = xs.shape[0]
+    if n == 0 or not objects:
+        return np.full(n, -1, dtype=np.int64)
+    b = np.array([o.xywh for o in objects], dtype=float)  # [M, 4]
+    px, py = xs[:, None], ys[:, None]
+    inside = (px >= b[None, :, 0]) & (px <= b[None, :, 0] + b[None, :, 2])
+    inside &= (py >= b[None, :, 1]) & (py <= b[None, :, 1] + b[None, :, 3])
+    d = np.hypot(px - (b[None, :, 0] + b[None, :, 2] / 2), py - (b[None, :, 1] + b[None, :, 3] / 2))  # [T, M]
+    rows = np.arange(n)
+    if rule == "object_size":
+        near = d <= radius * np.maximum(b[:, 2], b[:, 3])[None]
+        score = np.where(inside, d, np.where(near, d + 1e6, np.inf))  # any containing box beats any near one
+        idx = np.argmin(score, axis=1)
+        return np.where(np.isfinite(score[rows, idx]), idx, -1).astype(np.int64)
+    smallest = np.argmin(np.where(inside, (b[:, 2] * b[:, 3])[None], np.inf), axis=1)
+    nearest = np.argmin(d, axis=1)
+    fallback = np.where(d[rows, nearest] <= radius, nearest, -1) if rule == "radius" else np.full(n, -1)
+    return np.where(inside.any(axis=1), smallest, fallback).astype(np.int64)
 
 
 @dataclass
@@ -238,7 +302,6 @@ class Stimulus:
             return self.image
         if self.path is None:
             raise DataFormatError(f"stimulus {self.name!r} has neither an image nor a path")
-        from gazekit.imageio import read_image
 
         img = read_image(self.path)
         if img.shape[:2] != (self.height, self.width):

@@ -18,6 +18,7 @@ from typing import Any
 
 from torch import nn
 
+from gazekit.backbones import clip, nat, vgg, vit
 from gazekit.errors import BadWeightsError, ConfigError
 from gazekit.weights import load_into, load_state_dict, resolve_weights
 
@@ -111,7 +112,6 @@ BACKBONE_WEIGHTS: dict[str, dict[str, Any]] = {
 
 
 def _builders() -> dict[str, Callable[..., nn.Module]]:
-    from gazekit.backbones import clip, nat, vgg, vit
 
     return {
         "dinov2_vits14": vit.vit_small_patch14_dinov2,
@@ -131,7 +131,6 @@ BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 
 
 def _filter(family: str) -> Callable[..., dict[str, Any]]:
-    from gazekit.backbones import clip, nat, vgg, vit
 
     return {
         "dinov2": vit.checkpoint_filter_fn,

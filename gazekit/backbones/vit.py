@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gazekit.errors import BadWeightsError, ConfigError
+from gazekit.kernels import attention_pool
 from gazekit.kernels.dense import dense_attention
 
 __all__ = [
@@ -358,7 +359,6 @@ class VisionTransformer(nn.Module):
         Returns:
             ``(tokens [B, 1+R+N, C], maps [B, len(layers)·heads, gh, gw])`` (layer-major channel order).
         """
-        from gazekit.kernels import attention_pool
 
         gh, gw = self.grid_size(x.shape[-2], x.shape[-1])
         if weights.shape != (x.shape[0], gh * gw):

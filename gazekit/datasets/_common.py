@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gazekit.errors import DataFormatError
+from gazekit.errors import ConfigError, DataFormatError
 
 __all__ = [
     "check_errors_arg",
@@ -35,22 +35,25 @@ MAX_TEXT_BYTES = 2_000_000_000
 
 def check_errors_arg(errors: str) -> None:
     if errors not in ("raise", "skip"):
-        from gazekit.errors import ConfigError
-
         raise ConfigError(f"errors must be 'raise' or 'skip', got {errors!r}")
+
+
+def read_bytes(p: Path, expected: str = "a file") -> bytes:
+    """The bytes of a file; a missing file, a folder or an unreadable file is a DataFormatError naming it."""
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise DataFormatError("file not found", path=p) from None
+    except IsADirectoryError:
+        raise DataFormatError(f"is a directory, expected {expected}", path=p) from None
+    except OSError as e:
+        raise DataFormatError(f"cannot read ({e.strerror})", path=p) from None
 
 
 def read_text(path: str | Path) -> str:
     """UTF-8 text of a file (BOM tolerated); errors name the file."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise DataFormatError("file not found", path=p) from None
-    except IsADirectoryError:
-        raise DataFormatError("is a directory, expected a file", path=p) from None
-    except OSError as e:
-        raise DataFormatError(f"cannot read ({e.strerror})", path=p) from None
+    data = read_bytes(p)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -60,15 +63,7 @@ def read_text(path: str | Path) -> str:
 def load_json(path: str | Path) -> Any:
     """Decode a JSON file; errors name the file and the line."""
     p = Path(path)
-    try:
-        with p.open("rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise DataFormatError("file not found", path=p) from None
-    except IsADirectoryError:
-        raise DataFormatError("is a directory, expected a JSON file", path=p) from None
-    except OSError as e:
-        raise DataFormatError(f"cannot read ({e.strerror})", path=p) from None
+    data = read_bytes(p, "a JSON file")
     if not data.strip():
         raise DataFormatError("empty file, expected JSON", path=p, line=1)
     try:

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader
 
 __all__ = ["GazekitDataModule", "default_num_workers"]
 
@@ -34,7 +36,6 @@ class GazekitDataModule(pl.LightningDataModule):
 
     @property
     def pin_memory(self) -> bool:
-        import torch
 
         return torch.cuda.is_available()
 
@@ -48,8 +49,6 @@ class GazekitDataModule(pl.LightningDataModule):
         return None
 
     def _loader(self, split: str, shuffle: bool) -> Any:
-        import torch
-        from torch.utils.data import DataLoader
 
         return DataLoader(
             self.split_dataset(split),

@@ -13,16 +13,21 @@ present/absent, no empty scanpath) and can express scanpaths in the 512x320 mode
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
-from gazekit.errors import DataFormatError
-from gazekit.types import Scanpath
+from gazekit.atomic import atomic_write_text
+from gazekit.datasets._common import load_json, resolve_under
+from gazekit.errors import ConfigError, DataFormatError
+from gazekit.imageio import read_image
+from gazekit.types import Frame, FrameTransform, Scanpath, Stimulus, Target
 
 __all__ = [
     "COCO_SEARCH18_TASKS",
@@ -223,21 +228,7 @@ def parse_coco_search18(data: Any, path: str = "<json>") -> list[Scanpath]:
 def read_coco_search18_json(path: str | Path) -> list[Scanpath]:
     """Read a COCO-Search18 / COCO-FreeView fixation file."""
     p = Path(path)
-    try:
-        with p.open("rb") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise DataFormatError("file not found", path=p) from None
-    except json.JSONDecodeError as e:
-        raise DataFormatError(
-            f"invalid JSON ({e.msg} at line {e.lineno}, column {e.colno})", path=p, line=e.lineno
-        ) from None
-    except UnicodeDecodeError as e:
-        raise DataFormatError(f"not UTF-8 text ({e.reason})", path=p) from None
-    except RecursionError:
-        raise DataFormatError("JSON nested too deeply", path=p) from None
-    except OSError as e:
-        raise DataFormatError(f"cannot read ({e.strerror})", path=p) from None
+    data = load_json(p)
     return parse_coco_search18(data, str(p))
 
 
@@ -273,8 +264,6 @@ def scanpath_to_record(sp: Scanpath) -> dict[str, Any]:
 
 def write_coco_search18_json(path: str | Path, scanpaths: Iterable[Scanpath]) -> None:
     """Write scanpaths as a COCO-Search18 fixation JSON (atomically)."""
-    from gazekit.io import atomic_write_text
-
     atomic_write_text(path, json.dumps([scanpath_to_record(s) for s in scanpaths]))
 
 
@@ -296,8 +285,6 @@ _FRAMES = {"display": (DISPLAY_WIDTH, DISPLAY_HEIGHT), "model": (MODEL_WIDTH, MO
 
 def _frame_size(frame: str) -> tuple[int, int]:
     if frame not in _FRAMES:
-        from gazekit.errors import ConfigError
-
         raise ConfigError(f"frame must be 'display' (1680x1050) or 'model' (512x320), got {frame!r}")
     return _FRAMES[frame]
 
@@ -308,7 +295,6 @@ def to_model_frame(sp: Scanpath, *, force_initial_center: bool = True) -> Scanpa
     ``force_initial_center`` sets the first fixation to exactly (256, 160), as the IRL/HAT preprocessing
     does; ``meta["initial_fixation_forced"]`` records it.
     """
-    import dataclasses
 
     if sp.width is None or sp.height is None:
         raise DataFormatError(f"scanpath of {sp.stimulus!r} has no frame size; cannot convert")
@@ -405,7 +391,6 @@ class CocoSearch18Images:
         self.root = Path(root)
 
     def resolve(self, name: str, task: str | None = None) -> Path:
-        from gazekit.datasets._common import resolve_under
 
         cands = []
         if task:
@@ -423,7 +408,6 @@ class CocoSearch18Images:
 
     def stimulus(self, name: str, task: str | None = None, *, frame: str = "display"):  # noqa: ANN201
         """A :class:`~gazekit.types.Stimulus` of the image in ``frame`` (pixels loaded by :meth:`load`)."""
-        from gazekit.types import Stimulus, Target
 
         w, h = _frame_size(frame)
         path = self.resolve(name, task)
@@ -432,10 +416,6 @@ class CocoSearch18Images:
 
     def load(self, name: str, task: str | None = None, *, frame: str = "display") -> np.ndarray:
         """``[H, W, 3]`` uint8 RGB of the image in ``frame`` (1680x1050 display or 512x320 model input)."""
-        import cv2
-
-        from gazekit.imageio import read_image
-        from gazekit.types import Frame, FrameTransform
 
         w, h = _frame_size(frame)
         img = read_image(self.resolve(name, task))
@@ -462,7 +442,6 @@ def image_id(name: str) -> int:
 
 def read_coco_image_ids(instances_json: str | Path) -> set[int]:
     """Image ids listed in a COCO annotation file (e.g. ``instances_train2014.json``: its ``images[*].id``)."""
-    from gazekit.datasets._common import load_json
 
     data = load_json(instances_json)
     imgs = data.get("images") if isinstance(data, dict) else None
@@ -493,13 +472,9 @@ def split_scanpaths(
     """
     out: dict[str, list[Scanpath]] = {"train": [], "valid": [], "test": []}
     if scheme not in ("split1", "split2"):
-        from gazekit.errors import ConfigError
-
         raise ConfigError(f"scheme must be 'split1' or 'split2', got {scheme!r}")
     train_ids = None if coco2014_train_ids is None else set(coco2014_train_ids)
     if scheme == "split2" and train_ids is None:
-        from gazekit.errors import ConfigError
-
         raise ConfigError("split2 needs coco2014_train_ids (the image ids of COCO2014 train)")
     for sp in scanpaths:
         s = sp.meta.get("split")

@@ -9,7 +9,7 @@ evaluation, its box) and a scanpath whose ``objects`` array gives the fixated it
   annotations (:func:`coco_annotation_objects`), and
 * the Amazon book-cover collages (STI ``Amazon.json``) on OAT's 6 x 14 grid of 84 covers.
 
-Fixation -> object rule (:func:`assign_fixations_to_objects`): a fixation inside one or more boxes
+Fixation -> object rule (:func:`gazekit.types.assign_fixations_to_objects`, ``rule="radius"``): a fixation inside one or more boxes
 (edges included) goes to the smallest of them; otherwise to the object with the nearest centre if that
 centre lies within ``radius`` px; otherwise to the background (-1). ``radius=inf`` is OAT's rule
 ("the cover that contains it, or else the nearest cover centre").
@@ -36,9 +36,19 @@ from typing import Any
 
 import numpy as np
 
-from gazekit.datasets._common import csv_rows, load_json, read_text, safe_relpath
+from gazekit.datasets._common import as_points, check_errors_arg, csv_rows, finite, load_json, read_text, safe_relpath
+from gazekit.datasets.coco_search18 import DISPLAY_HEIGHT, DISPLAY_WIDTH, image_id, read_coco_search18_json
 from gazekit.errors import DataFormatError
-from gazekit.types import ObjectBox, Scanpath, Stimulus, Target
+from gazekit.types import (
+    Frame,
+    FrameTransform,
+    ObjectBox,
+    Scanpath,
+    Stimulus,
+    Target,
+    assign_fixations_to_objects,
+    box_iou,
+)
 
 __all__ = [
     "AMAZON_GRID",
@@ -47,7 +57,6 @@ __all__ = [
     "ObjectTrial",
     "ObjectTrials",
     "amazon_object_trials",
-    "assign_fixations_to_objects",
     "canonical_category",
     "coco_annotation_objects",
     "coco_search18_object_trials",
@@ -127,50 +136,6 @@ class ObjectTrials(list):
 
 
 # --------------------------------------------------------------------------------------------- assignment
-def assign_fixations_to_objects(
-    x: np.ndarray | Sequence[float],
-    y: np.ndarray | Sequence[float],
-    objects: Sequence[ObjectBox],
-    radius: float = DEFAULT_RADIUS,
-) -> np.ndarray:
-    """Index of the object each fixation lands on (``-1`` = background).
-
-    Inside one or more boxes (edges included) -> the smallest box (ties: the lower index); else the
-    nearest object centre if it is within ``radius`` px (``inf`` = always the nearest); else -1.
-    """
-    xs = np.asarray(x, dtype=float).reshape(-1)
-    ys = np.asarray(y, dtype=float).reshape(-1)
-    if xs.shape != ys.shape:
-        raise DataFormatError(f"x and y must have equal lengths, got {xs.shape[0]} and {ys.shape[0]}", field="x/y")
-    if radius is None or (isinstance(radius, float) and math.isnan(radius)) or radius < 0:
-        raise DataFormatError(f"radius must be >= 0, got {radius!r}", field="radius")
-    n = xs.shape[0]
-    if n == 0 or not objects:
-        return np.full(n, -1, dtype=np.int64)
-    b = np.array([[o.x, o.y, o.x + o.w, o.y + o.h] for o in objects], dtype=float)  # [M, 4]
-    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    px, py = xs[:, None], ys[:, None]
-    inside = (px >= b[None, :, 0]) & (px <= b[None, :, 2]) & (py >= b[None, :, 1]) & (py <= b[None, :, 3])
-    # smallest containing box: mask the others with +inf area; argmin keeps the lowest index on ties
-    masked = np.where(inside, area[None, :], np.inf)
-    smallest = np.argmin(masked, axis=1)
-    any_inside = inside.any(axis=1)
-    cx, cy = (b[:, 0] + b[:, 2]) / 2.0, (b[:, 1] + b[:, 3]) / 2.0
-    d2 = (px - cx[None, :]) ** 2 + (py - cy[None, :]) ** 2
-    nearest = np.argmin(d2, axis=1)
-    near_ok = d2[np.arange(n), nearest] <= float(radius) ** 2
-    out = np.where(any_inside, smallest, np.where(near_ok, nearest, -1))
-    return out.astype(np.int64)
-
-
-def _iou_xywh(a: Sequence[float], b: Sequence[float]) -> float:
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 def match_target_object(objects: Sequence[ObjectBox], category: str, box: Sequence[float]) -> int | None:
     """Index of the object of ``category`` best overlapping ``box`` (IoU > 0), or None."""
     cat = canonical_category(category)
@@ -178,7 +143,7 @@ def match_target_object(objects: Sequence[ObjectBox], category: str, box: Sequen
     for i, o in enumerate(objects):
         if canonical_category(o.category) != cat:
             continue
-        iou = _iou_xywh(o.xywh, box)
+        iou = box_iou(o.xywh, box)
         if iou > best_iou:
             best, best_iou = i, iou
     return best
@@ -294,7 +259,6 @@ def read_detections(
     :data:`DETECTOR_ALIASES`), ``confidence`` in [0, 1], and ``attributes["detector_class"]`` the raw name.
     Reversed corners are swapped. An image listed twice in one file gets the union of its detections.
     """
-    from gazekit.datasets._common import check_errors_arg
 
     check_errors_arg(errors)
     p = Path(path_or_dir)
@@ -334,9 +298,6 @@ def coco_annotation_objects(
     Returns the same mapping as :func:`read_detections` (confidence 1.0, ``attributes["source"] ==
     "annotation"``, ``attributes["iscrowd"]``); images missing from the annotation file are left out.
     """
-    from gazekit.datasets._common import finite
-    from gazekit.datasets.coco_search18 import image_id
-    from gazekit.types import Frame, FrameTransform
 
     path = "<dict>" if isinstance(instances_json, dict) else str(instances_json)
     data = instances_json if isinstance(instances_json, dict) else load_json(instances_json)
@@ -432,14 +393,13 @@ def coco_search18_object_trials(
         fixations_json: a COCO-Search18 fixation JSON (or scanpaths already read from one; they must be in
             the 1680x1050 display frame the detections use).
         detections_dir: the detections folder/file (see :func:`read_detections`) or its already-read dict.
-        radius: fixation -> object radius in display px (see :func:`assign_fixations_to_objects`).
+        radius: fixation -> object radius in display px (:func:`gazekit.types.assign_fixations_to_objects`, ``rule="radius"``).
         warn_skipped: emit a warning with the number of skipped scanpaths.
 
     Returns:
         :class:`ObjectTrials`; scanpaths whose (image, task) has no detections entry are skipped and counted
         in ``.skipped`` / ``.skipped_keys``. See the module docstring for how the target object is chosen.
     """
-    from gazekit.datasets.coco_search18 import DISPLAY_HEIGHT, DISPLAY_WIDTH, read_coco_search18_json
 
     if isinstance(fixations_json, str | Path):
         scanpaths = read_coco_search18_json(fixations_json)
@@ -482,7 +442,7 @@ def coco_search18_object_trials(
             found=sp.found,
             width=sp.width,
             height=sp.height,
-            objects=assign_fixations_to_objects(sp.x, sp.y, stim.objects, radius),
+            objects=assign_fixations_to_objects(sp.x, sp.y, stim.objects, rule="radius", radius=radius),
             meta=dict(sp.meta),
         )
         trials.append(ObjectTrial(stim, out))
@@ -520,7 +480,6 @@ def _amazon_box(gt: Any, *, path: str, record: int, name: str) -> tuple[float, f
         raise DataFormatError(
             "ground_truth must be a {xmin, xmax, ymin, ymax} object", path=path, record=record, field="ground_truth"
         )
-    from gazekit.datasets._common import finite
 
     try:
         v = {
@@ -552,7 +511,6 @@ def amazon_object_trials(
     ``Target(category=that name, box=ground truth (x, y, w, h))``. One trial per participant: fixations in
     collage px, durations NaN (the file has none), ``subject`` = participant id, ``condition="present"``.
     """
-    from gazekit.datasets._common import as_points, finite
 
     path = "<json>" if isinstance(amazon_json, dict) else str(amazon_json)
     data = amazon_json if isinstance(amazon_json, dict) else load_json(amazon_json)
@@ -577,8 +535,8 @@ def amazon_object_trials(
         target_cat = Path(target_name.strip()).stem
         box = _amazon_box(rec.get("ground_truth"), path=path, record=rec_i, name=name)
         objects = grid_objects(w, h, rows, cols, "cover")
-        ti = max(range(len(objects)), key=lambda i: (_iou_xywh(objects[i].xywh, box), -i))
-        if _iou_xywh(objects[ti].xywh, box) <= 0:
+        ti = max(range(len(objects)), key=lambda i: (box_iou(objects[i].xywh, box), -i))
+        if box_iou(objects[ti].xywh, box) <= 0:
             raise DataFormatError(
                 f"ground_truth box {box} lies outside the {w:g}x{h:g} collage",
                 path=path,
@@ -626,7 +584,7 @@ def amazon_object_trials(
                 condition="present",
                 width=stim.width,
                 height=stim.height,
-                objects=assign_fixations_to_objects(xy[:, 0], xy[:, 1], objects, radius),
+                objects=assign_fixations_to_objects(xy[:, 0], xy[:, 1], objects, rule="radius", radius=radius),
                 meta={"record": rec_i, "layout": Path(name).stem},
             )
             trials.append(ObjectTrial(stim, sp))

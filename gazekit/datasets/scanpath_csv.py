@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from gazekit.atomic import atomic_write_text
 from gazekit.errors import DataFormatError
-from gazekit.types import Scanpath
+from gazekit.types import Scanpath, read_text_lines
 
 __all__ = ["COLUMNS", "read_scanpath_csv", "scanpaths_to_csv_text", "write_scanpath_csv"]
 
@@ -183,7 +184,6 @@ def _parse(text: str, path: str) -> list[Scanpath]:
 
 def read_scanpath_csv(path: str | Path) -> list[Scanpath]:
     """Read a gazekit scanpath CSV into scanpaths (errors name the file, line and column)."""
-    from gazekit.types import read_text_lines
 
     p = Path(path)
     text = "\n".join(read_text_lines(p))
@@ -234,6 +234,4 @@ def scanpaths_to_csv_text(scanpaths: Iterable[Scanpath]) -> str:
 
 def write_scanpath_csv(path: str | Path, scanpaths: Iterable[Scanpath]) -> None:
     """Write scanpaths as a gazekit CSV (atomically: a temporary file renamed into place)."""
-    from gazekit.io import atomic_write_text
-
     atomic_write_text(path, scanpaths_to_csv_text(scanpaths))

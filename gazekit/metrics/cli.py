@@ -14,6 +14,7 @@ import math
 import sys
 from pathlib import Path
 
+from gazekit.atomic import atomic_write_text
 from gazekit.errors import DataFormatError
 
 __all__ = ["add_arguments", "format_results", "run"]
@@ -115,8 +116,6 @@ def run(args: argparse.Namespace) -> int:
     meta = {"predictions": len(preds), "matched_predictions": matched, "humans": len(humans)}
     text = format_results(results, args.format, meta)
     if args.out:
-        from gazekit.io import atomic_write_text
-
         atomic_write_text(Path(args.out), text)
         print(f"wrote {args.out}", file=sys.stderr)
     else:

@@ -25,8 +25,6 @@ Documented switches where the references differ:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from gazekit.errors import ConfigError, DataFormatError
@@ -495,9 +493,3 @@ def conditional_ig(maps: np.ndarray, next_fixations: np.ndarray, prior: np.ndarr
         raise DataFormatError(f"prior must be [H, W] or {m.shape}, got {np.asarray(prior).shape}")
     b = np.arange(m.shape[0])
     return np.log2(m[b, ys, xs] + eps) - np.log2(pr[b, ys, xs] + eps)
-
-
-def image_average(values: Sequence[float]) -> float:
-    """Mean over images, ignoring NaN (images without fixations)."""
-    v = np.asarray(values, dtype=float)
-    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")

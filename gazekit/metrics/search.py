@@ -27,6 +27,7 @@ __all__ = [
     "asymmetry_index",
     "behavioural_delta",
     "behavioural_stats",
+    "delta_for_object_sequences",
     "fixations_to_target",
     "probability_mismatch",
     "rt_from_fixations",
@@ -245,6 +246,33 @@ def behavioural_delta(pred: Sequence[Scanpath], human: Sequence[Scanpath]) -> di
         "human": dict(zip(BEHAVIOUR_KEYS, H.tolist(), strict=True)),
         "n_trials": len(keys),
     }
+
+
+def delta_for_object_sequences(
+    pred: Sequence[Sequence[int]],
+    human: Sequence[Sequence[int]],
+    targets: Sequence[int],
+    keys: Sequence[str] | None = None,
+) -> float:
+    """:func:`behavioural_delta` of object-index sequences (OAT's validation score; ``inf`` when nothing pairs).
+
+    Each trial ``i`` pairs ``pred[i]`` with ``human[i]`` (``keys`` groups trials of one display; default:
+    one group per trial). Empty sequences are skipped, as the metric does."""
+    keys = list(keys) if keys is not None else [str(i) for i in range(len(pred))]
+
+    def sp(seq: Sequence[int], key: str, t: int) -> Scanpath:
+        a = np.asarray(seq, dtype=np.int64)
+        z = np.zeros(len(a))
+        return Scanpath(z, z, stimulus=key, task="search", objects=a, meta={"target_object": int(t)})
+
+    P = [sp(s, k, t) for s, k, t in zip(pred, keys, targets, strict=True) if len(s)]
+    H = [sp(s, k, t) for s, k, t in zip(human, keys, targets, strict=True) if len(s)]
+    if not P or not H:
+        return float("inf")
+    try:
+        return float(behavioural_delta(P, H)["delta"])
+    except DataFormatError:  # no shared trial
+        return float("inf")
 
 
 # --------------------------------------------------------------------------------------------- search asymmetry (eccNET)

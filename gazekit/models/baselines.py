@@ -51,7 +51,7 @@ import numpy as np
 
 from gazekit.errors import ConfigError, DataFormatError
 from gazekit.models.base import ScanpathPredictor
-from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task, object_index_for_box
+from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task, assign_fixations_to_objects, object_index_for_box
 
 __all__ = [
     "CenterBias",
@@ -60,7 +60,6 @@ __all__ = [
     "RandomScanpath",
     "TargetSimilarityGreedy",
     "category_similarity",
-    "object_index_at",
     "target_similarity",
 ]
 
@@ -89,13 +88,9 @@ def category_similarity(objects: Sequence[ObjectBox], category: str) -> np.ndarr
     return np.array([o.confidence if o.category.strip().lower() == cat else 0.0 for o in objects], dtype=float)
 
 
-def object_index_at(objects: Sequence[ObjectBox], x: float, y: float) -> int:
-    """Index of the smallest object box containing ``(x, y)``, or -1 (background)."""
-    best, best_area = -1, np.inf
-    for i, o in enumerate(objects):
-        if bool(o.contains(x, y)) and o.w * o.h < best_area:
-            best, best_area = i, o.w * o.h
-    return best
+def _objects_at(stimulus: Stimulus, x: Sequence[float], y: Sequence[float]) -> list[int]:
+    """Smallest object box containing each point, or -1 (``rule="box"``)."""
+    return assign_fixations_to_objects(x, y, stimulus.objects, rule="box").tolist()
 
 
 def _in_box(box: Sequence[float] | None, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -186,7 +181,7 @@ class _Baseline(ScanpathPredictor):
         obj = None
         if stimulus.objects:
             if objects is None:
-                objects = [object_index_at(stimulus.objects, xi, yi) for xi, yi in zip(x, y, strict=True)]
+                objects = _objects_at(stimulus, x, y)
             obj = np.asarray(objects, dtype=np.int64)
         box = _target_box(stimulus, task) if task.kind == "search" else None
         condition = _condition(stimulus, task, box)
@@ -246,7 +241,7 @@ class RandomScanpath(_Baseline):
                 idx = np.concatenate([idx, rng.integers(0, len(stimulus.objects), k - idx.shape[0])])
             xs = [cx] + [stimulus.objects[i].center[0] for i in idx]
             ys = [cy] + [stimulus.objects[i].center[1] for i in idx]
-            objs = [object_index_at(stimulus.objects, cx, cy), *idx.tolist()]
+            objs = [*_objects_at(stimulus, [cx], [cy]), *idx.tolist()]
         else:
             xs = [cx, *rng.uniform(0, stimulus.width, k).tolist()]
             ys = [cy, *rng.uniform(0, stimulus.height, k).tolist()]
@@ -294,7 +289,7 @@ class CenterBias(_Baseline):
         if self.snap and stimulus.objects:
             centers = np.array([o.center for o in stimulus.objects])
             visited = np.zeros(len(centers), dtype=bool)
-            objs = [object_index_at(stimulus.objects, w / 2, h / 2)]
+            objs = _objects_at(stimulus, [w / 2], [h / 2])
             for qx, qy in zip(px, py, strict=True):
                 if visited.all():
                     visited[:] = False
@@ -490,7 +485,7 @@ class TargetSimilarityGreedy(_Baseline):
         diag = float(np.hypot(stimulus.width, stimulus.height))
         cx, cy = stimulus.width / 2.0, stimulus.height / 2.0
         xs, ys = [cx], [cy]
-        objs = [object_index_at(stimulus.objects, cx, cy)] if stimulus.objects else None
+        objs = _objects_at(stimulus, [cx], [cy]) if stimulus.objects else None
         alive = np.ones(len(boxes), dtype=bool)
         windows = not stimulus.objects
         stopped = "max_len"

@@ -31,9 +31,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gazekit.datasets.search_trials import Trial
 from gazekit.errors import ConfigError
+from gazekit.metrics.search import delta_for_object_sequences
 from gazekit.models.base import GazekitModule, ScanpathPredictor
-from gazekit.models.oat_data import DisplayEncoding, OATBatch, OATTensorizer, Trial
+from gazekit.models.oat_inputs import DisplayEncoding, OATBatch, OATTensorizer
 from gazekit.types import Scanpath, Stimulus, Task
 
 __all__ = [
@@ -543,8 +545,6 @@ class OAT(GazekitModule, ScanpathPredictor):
     def on_validation_epoch_end(self) -> None:
         if not self._val_pred:
             return
-        from gazekit.models.oat_experiments import delta_for_object_sequences
-
         d = delta_for_object_sequences(self._val_pred, self._val_human, self._val_target, self._val_keys)
         self.log("val/delta", float(d), prog_bar=True)
 
@@ -563,8 +563,6 @@ class OAT(GazekitModule, ScanpathPredictor):
             self._val_keys.append(b.displays[i].name)
 
     def on_test_epoch_end(self) -> None:
-        from gazekit.models.oat_experiments import delta_for_object_sequences
-
         if self._val_pred:
             d = delta_for_object_sequences(self._val_pred, self._val_human, self._val_target, self._val_keys)
             self.log("test/delta", float(d))
@@ -717,8 +715,3 @@ class OAT(GazekitModule, ScanpathPredictor):
             for enc, sq, off, t in zip(batch.displays, seqs, offs, trials, strict=True):
                 out.append(self.to_scanpath(enc, sq, t.task, off if use_off else None))
         return out
-
-    def predict_scanpath(
-        self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None
-    ) -> Scanpath:
-        return self.predict_scanpaths([stimulus], [task], sample=sample, seed=seed)[0]

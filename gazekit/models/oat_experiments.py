@@ -4,12 +4,26 @@ experiments whose numbers docs/models.md reports (``python -m gazekit.models.oat
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import lightning.pytorch as pl
 import numpy as np
+import torch
+import yaml
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+from gazekit.datasets.search_trials import OATSyntheticDataModule, ObjectTrialDataModule
+from gazekit.datasets.search_trials import resolve_data_path as _resolve
+from gazekit.metrics.api import human_consistency, score_scanpaths
+from gazekit.models.baselines import TargetSimilarityGreedy
+from gazekit.models.oat import ASSET_DIR, OAT, _asset_name, optimise_position_matrix, position_matrix_report
+from gazekit.models.oat_inputs import fixations_to_objects
+from gazekit.models.registry import load_predictor
 from gazekit.types import Scanpath
 
 #: (rows, width, sigma) of the shipped position matrices: the release's sizes (11 rows at σ 2 and 2.5,
@@ -29,7 +43,6 @@ PE_ASSETS = (
 
 def make_position_assets(out_dir: str | Path | None = None, steps: int = 10000) -> dict[str, dict[str, float]]:
     """Run the release's objective once per shipped size (seed 0) and write ``learned_pe_r*_w*_s*.npy``."""
-    from gazekit.models.oat import ASSET_DIR, _asset_name, optimise_position_matrix, position_matrix_report
 
     out = Path(out_dir) if out_dir is not None else ASSET_DIR
     out.mkdir(parents=True, exist_ok=True)
@@ -42,35 +55,6 @@ def make_position_assets(out_dir: str | Path | None = None, steps: int = 10000) 
     return report
 
 
-def delta_for_object_sequences(
-    pred: Sequence[Sequence[int]],
-    human: Sequence[Sequence[int]],
-    targets: Sequence[int],
-    keys: Sequence[str] | None = None,
-) -> float:
-    """Behavioural delta (``gazekit.metrics.search.behavioural_delta``) of object-index sequences.
-
-    Each trial ``i`` pairs ``pred[i]`` with ``human[i]`` (``keys`` groups trials of one display; default:
-    one group per trial). Empty sequences are skipped, as the metric does."""
-    from gazekit.metrics.search import behavioural_delta
-
-    keys = list(keys) if keys is not None else [str(i) for i in range(len(pred))]
-
-    def sp(seq: Sequence[int], key: str, t: int) -> Scanpath:
-        a = np.asarray(seq, dtype=np.int64)
-        z = np.zeros(len(a))
-        return Scanpath(z, z, stimulus=key, task="search", objects=a, meta={"target_object": int(t)})
-
-    P = [sp(s, k, t) for s, k, t in zip(pred, keys, targets, strict=True) if len(s)]
-    H = [sp(s, k, t) for s, k, t in zip(human, keys, targets, strict=True) if len(s)]
-    if not P or not H:
-        return float("inf")
-    try:
-        return float(behavioural_delta(P, H)["delta"])
-    except Exception:  # no shared trial
-        return float("inf")
-
-
 # ============================================================================================ evaluation protocol
 class ObjectGreedy:
     """The ``greedy`` baseline on object displays without pixels: :class:`TargetSimilarityGreedy`, whose own
@@ -78,7 +62,6 @@ class ObjectGreedy:
     cosine similarity of given ``attributes['appearance']`` vectors to the target object's (Amazon)."""
 
     def __init__(self, **kw):
-        from gazekit.models.baselines import TargetSimilarityGreedy
 
         class _G(TargetSimilarityGreedy):
             def candidate_scores(self, stimulus, task):  # noqa: ANN001, ANN202
@@ -100,9 +83,6 @@ class ObjectGreedy:
 def object_view(sp: Scanpath, stimulus, drop_first: bool) -> Scanpath:  # noqa: ANN001
     """The scanpath as an object string (OAT's rule: the containing object, else the nearest centre), minus
     the start fixation when ``drop_first``, with ``meta['target_object']`` for the behavioural delta."""
-    import dataclasses
-
-    from gazekit.models.oat_data import fixations_to_objects
 
     objs = fixations_to_objects(sp, stimulus)
     k = 1 if drop_first and len(sp) > 1 else 0
@@ -128,7 +108,6 @@ def _per_subject(summary, humans) -> tuple[float, float]:  # noqa: ANN001
 
 def _with_bbox(sps, stimuli_by_key) -> list[Scanpath]:  # noqa: ANN001
     """Scanpaths with ``meta['bbox']`` = the target box of their stimulus (search metrics need it)."""
-    import dataclasses
 
     out = []
     for s in sps:
@@ -142,7 +121,6 @@ def _with_bbox(sps, stimuli_by_key) -> list[Scanpath]:  # noqa: ANN001
 
 def score_set(preds, humans, stimuli_by_key, drop_first: bool, max_step: int = 6) -> dict[str, float]:  # noqa: ANN001
     """Every reported number for one prediction set against the humans (pixel and object metrics)."""
-    from gazekit.metrics.api import score_scanpaths
 
     preds, humans = _with_bbox(preds, stimuli_by_key), _with_bbox(humans, stimuli_by_key)
     out: dict[str, float] = {}
@@ -162,7 +140,6 @@ def score_set(preds, humans, stimuli_by_key, drop_first: bool, max_step: int = 6
 
 def human_set(humans, stimuli_by_key, drop_first: bool, max_step: int = 6) -> dict[str, float]:  # noqa: ANN001
     """The human-consistency ceiling (leave-one-subject-out, ``gazekit.metrics.human_consistency``)."""
-    from gazekit.metrics.api import human_consistency
 
     humans = _with_bbox(humans, stimuli_by_key)
     out: dict[str, float] = {}
@@ -178,19 +155,12 @@ def human_set(humans, stimuli_by_key, drop_first: bool, max_step: int = 6) -> di
 
 
 def _load_recipe(path: str | Path) -> dict:
-    import yaml
-
-    from gazekit.models.oat_data import _resolve
 
     return yaml.safe_load(Path(_resolve(str(path))).read_text())
 
 
 def train_oat(recipe: dict, datamodule, root: str | Path, max_epochs: int | None = None, seed: int = 0):  # noqa: ANN001
     """Fit OAT as the recipe says (Adam, clip 1.0, early stopping on val/delta); returns the best model."""
-    import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-
-    from gazekit.models.oat import OAT
 
     tr = recipe.get("trainer", {})
     patience = 10
@@ -229,7 +199,6 @@ def train_oat(recipe: dict, datamodule, root: str | Path, max_epochs: int | None
 
 
 def _baselines(has_images: bool) -> dict:
-    from gazekit.models.registry import load_predictor
 
     out = {n: load_predictor(n) for n in ("random", "center", "oracle")}
     out["greedy"] = load_predictor("greedy") if has_images else ObjectGreedy()
@@ -270,10 +239,6 @@ def run_object_level(
 
     Each fold trains on the other folds' images (early stopping on a held-out share of them) and predicts
     the held-out images; predictions of all folds are pooled and scored against the humans once."""
-    import tempfile
-    import time
-
-    from gazekit.models.oat_data import ObjectTrialDataModule
 
     recipe = _load_recipe(recipe_path)
     recipe["model"]["init_args"].update(overrides or {})
@@ -340,10 +305,6 @@ def run_synthetic(
     overrides: dict | None = None,
 ) -> dict:
     """OAT on the synthetic world's held-out displays vs baselines vs the simulated observers' consistency."""
-    import tempfile
-    import time
-
-    from gazekit.models.oat_data import OATSyntheticDataModule
 
     recipe = _load_recipe(recipe_path)
     recipe["model"]["init_args"].update(overrides or {})
@@ -431,16 +392,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     args = ap.parse_args(argv)
     if args.threads:
-        import torch
-
         torch.set_num_threads(args.threads)
     if args.cmd == "position-assets":
         print(json.dumps(make_position_assets(args.out), indent=1))
         return 0
     overrides = {}
     for kv in args.set:
-        import yaml
-
         k, _, v = kv.partition("=")
         overrides[k] = yaml.safe_load(v)
     if args.cmd in ("coco", "amazon"):

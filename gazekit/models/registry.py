@@ -69,6 +69,8 @@ class ModelSpec:
         try:
             mod = importlib.import_module(mod_name)
         except ModuleNotFoundError as e:
+            if e.name != mod_name:  # the model's module exists but something it imports is missing: a real error
+                raise
             raise UnknownModelError(f"model {self.name!r} is not available in this install ({e})") from None
         return getattr(mod, cls_name)
 

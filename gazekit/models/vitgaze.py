@@ -21,21 +21,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gazekit.backbones.loading import load_backbone
 from gazekit.backbones.vit import VisionTransformer
-from gazekit.datasets.base import GazekitDataModule
 from gazekit.errors import BadWeightsError, ConfigError, WeightsNotFoundError
+from gazekit.heads import detect_heads
+from gazekit.metrics.following import gazefollow_auc, inout_ap, l2
 from gazekit.models.base import GazekitModule, GazePredictor
 from gazekit.types import GazeMap
 from gazekit.weights import load_into, load_state_dict
 
 __all__ = [
-    "AnnotatedImages",
-    "GazeFollowImageDataModule",
     "PatchPAM",
     "UpSampleConv",
     "ViTGaze",
@@ -288,8 +289,6 @@ class ViTGaze(GazekitModule, GazePredictor):
             "cls_pos_embed": cls_pos_embed,
         }
         if pretrained:
-            from gazekit.backbones.loading import load_backbone
-
             self.backbone = load_backbone(pretrained, pretrained_weights, **vit_kw)
         else:
             self.backbone = VisionTransformer(**vit_kw)
@@ -527,7 +526,6 @@ class ViTGaze(GazekitModule, GazePredictor):
 
     # ------------------------------------------------------------------ inference
     def _prepare(self, image: np.ndarray) -> torch.Tensor:
-        import cv2
 
         img = np.asarray(image)
         if img.ndim == 2:
@@ -548,8 +546,6 @@ class ViTGaze(GazekitModule, GazePredictor):
     def predict_gazes(self, image: np.ndarray, head_boxes: Sequence[Sequence[float]] | None = None) -> list[GazeMap]:
         """One :class:`GazeMap` per head box (px); ``None`` detects heads with :func:`gazekit.heads.detect_heads`."""
         if head_boxes is None:
-            from gazekit.heads import detect_heads
-
             head_boxes = detect_heads(image)
         h, w = np.asarray(image).shape[:2]
         boxes = []
@@ -600,7 +596,6 @@ def evaluate_arrays(arr: dict[str, np.ndarray]) -> dict[str, float]:
     ``arr``: ``heat [M, 64, 64]``, ``points [M, K, 2]`` (normalised, −1 padded), ``inout [M]`` (1/0),
     ``score [M]`` (in-frame probability), ``imsize [M, 2]`` (W, H). AUC and L2 use in-frame samples.
     """
-    from gazekit.metrics.following import gazefollow_auc, inout_ap, l2
 
     aucs, avg, mn = [], [], []
     for i in range(len(arr["heat"])):
@@ -622,93 +617,3 @@ def evaluate_arrays(arr: dict[str, np.ndarray]) -> dict[str, float]:
         "min_l2": float(np.mean(mn)) if mn else float("nan"),
         "ap": inout_ap(arr["inout"], arr["score"]) if has_both else float("nan"),
     }
-
-
-# --------------------------------------------------------------------------------------------- real data
-class AnnotatedImages:
-    """Map-style dataset: GazeFollow / VideoAttentionTarget annotations with pixels → model samples
-    (:func:`~gazekit.datasets.synthetic.gaze.gaze_sample_to_tensors`; the head map is the annotated head's)."""
-
-    def __init__(
-        self, annotations: Sequence[Any], image_root: str | Path, input_size: int, flip_prob: float = 0.0, seed: int = 0
-    ) -> None:
-        self.annotations, self.root = list(annotations), Path(image_root)
-        self.input_size, self.flip_prob, self.seed = input_size, flip_prob, seed
-
-    def __len__(self) -> int:
-        return len(self.annotations)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        from gazekit.datasets.synthetic.gaze import gaze_sample_to_tensors, head_gaussian_map
-        from gazekit.imageio import read_image
-
-        a = self.annotations[i]
-        img = read_image(self.root / a.image)
-        h, w = img.shape[:2]
-        flip = self.flip_prob > 0 and np.random.default_rng([self.seed, i]).random() < self.flip_prob
-        return gaze_sample_to_tensors(
-            img, a, input_size=self.input_size, head_map=head_gaussian_map([a.head_box], w, h), flip=flip
-        )
-
-
-class GazeFollowImageDataModule(GazekitDataModule):
-    """Real gaze-following data with pixels for the released recipes (stages 1–2: GazeFollow; stage 3:
-    VideoAttentionTarget frames, one sample per frame: the release's 8-frame clips are not modelled).
-
-    Args:
-        dataset: ``"gazefollow"`` or ``"videoattentiontarget"``.
-        train_file, test_file: GazeFollow annotation files (``train_annotations_release.txt``, ...).
-        root: dataset root (GazeFollow: the folder the annotation paths are relative to; VAT: the root with
-            ``annotations/`` and ``images/``).
-        input_size: model input side in px.
-        val_fraction: share of training images held out for validation (split by image).
-        flip_prob: horizontal-flip probability of a training sample.
-    """
-
-    def __init__(
-        self,
-        dataset: str = "gazefollow",
-        train_file: str = "",
-        test_file: str | None = None,
-        root: str = "",
-        input_size: int = 434,
-        val_fraction: float = 0.05,
-        flip_prob: float = 0.5,
-        batch_size: int = 48,
-        num_workers: int | None = None,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
-        if dataset not in ("gazefollow", "videoattentiontarget"):
-            raise ConfigError(f"dataset must be 'gazefollow' or 'videoattentiontarget', got {dataset!r}")
-        self.dataset, self.train_file, self.test_file, self.root = dataset, train_file, test_file, root
-        self.input_size, self.val_fraction, self.flip_prob = input_size, val_fraction, flip_prob
-        self.splits: dict[str, AnnotatedImages] = {}
-
-    def setup(self, stage: str | None = None) -> None:
-        if self.splits:
-            return
-        from gazekit.datasets.datamodules import split_by_key
-
-        if self.dataset == "gazefollow":
-            from gazekit.datasets.gazefollow import read_gazefollow
-
-            train = read_gazefollow(self.train_file, image_root=self.root, split="train")
-            test = read_gazefollow(self.test_file, image_root=self.root, split="test") if self.test_file else []
-            image_root = Path(self.root)
-        else:
-            from gazekit.datasets.videoattentiontarget import read_videoattentiontarget
-
-            train = read_videoattentiontarget(self.root, "train")
-            test = read_videoattentiontarget(self.root, "test")
-            image_root = Path(self.root) / "images"
-        parts = split_by_key(train, lambda a: a.image, (1.0 - self.val_fraction, self.val_fraction, 0.0), self.seed)
-        self.splits = {
-            "train": AnnotatedImages(parts["train"], image_root, self.input_size, self.flip_prob, self.seed),
-            "val": AnnotatedImages(parts["val"], image_root, self.input_size),
-            "test": AnnotatedImages(test, image_root, self.input_size),
-        }
-
-    def split_dataset(self, split: str) -> Any:
-        self.setup()
-        return self.splits[split]

@@ -10,8 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-APP_SCRIPT = ROOT / "app" / "streamlit_app.py"
+from gazekit.app.launcher import app_path
+
+#: the script `gazekit app` hands to `streamlit run`: the tests drive what users run
+APP_SCRIPT = app_path()
+#: Streamlit's deployment entry (`streamlit run app/streamlit_app.py`)
+DEPLOY_SCRIPT = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
 #: AppTest's default is 3 s; the first run imports torch and the models
 APP_TIMEOUT = float(os.environ.get("GAZEKIT_APP_TEST_TIMEOUT", "60"))
 

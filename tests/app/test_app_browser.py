@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from gazekit import app_launcher
+from gazekit.app import launcher as app_launcher
 from tests.app.conftest import humans_csv, png, textured
 
 pytestmark = pytest.mark.browser

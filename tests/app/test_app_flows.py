@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from gazekit import app_support as sup
+from gazekit.app import inputs, limits, prediction
 from gazekit.io import parse_scanpaths
 from tests.app.conftest import humans_csv, jpeg, png, textured
 
@@ -195,7 +195,7 @@ def test_several_images_and_a_large_one_downscaled(app, media) -> None:  # noqa:
     assert not errors(app)
     app.selectbox(key="image_choice").set_value(1).run()
     assert any("downscaled" in i.value for i in app.info)
-    side = sup.MODEL_MAX_SIDE
+    side = limits.MODEL_MAX_SIDE
     assert decode(media(app.image[0].value[0])).shape[:2] == (round(1600 * side / 2400), side)
     sp = parse_scanpaths(media(download(app, "dl_csv").proto.url), "p.csv")[0]
     assert sp.stimulus == "big.jpg" and sp.width == 2400 and sp.height == 1600
@@ -208,7 +208,7 @@ def _huge_png() -> bytes:
     """A real PNG above the viewer's pixel limit (bilevel, so it is small on disk and quick to make)."""
     from PIL import Image
 
-    side = int((sup.MAX_IMAGE_PIXELS * 1.1) ** 0.5) + 1
+    side = int((limits.MAX_IMAGE_PIXELS * 1.1) ** 0.5) + 1
     buf = io.BytesIO()
     Image.new("1", (side, side)).save(buf, "PNG")
     return buf.getvalue()
@@ -261,7 +261,7 @@ def test_bad_human_data_is_reported(app, name: str, data: bytes, expect: str) ->
 
 def test_gallery_predict_and_score_against_its_humans(app, media) -> None:  # noqa: ANN001
     try:
-        sup.gallery_world(n_displays=1, n_subjects=2)
+        inputs.gallery_world(n_displays=1, n_subjects=2)
     except Exception as e:  # noqa: BLE001
         app.radio(key="source").set_value("Gallery").run()
         assert not app.exception and any("gallery" in w.value.lower() for w in app.warning + app.error)
@@ -292,12 +292,12 @@ def test_typed_box_applies_to_the_image_shown_only(app, media) -> None:  # noqa:
 def test_shipped_oat_checkpoint_predicts_on_the_gallery(app, media) -> None:  # noqa: ANN001
     """OAT ships synthetic-data weights: it is listed as ready and predicts object-level scanpaths."""
     try:
-        sup.gallery_world(n_displays=1, n_subjects=2)
+        inputs.gallery_world(n_displays=1, n_subjects=2)
     except Exception as e:  # noqa: BLE001
         pytest.skip(f"the synthetic gallery is not available in this tree: {e}")
     app.radio(key="source").set_value("Gallery").run()
     oat = [o for o in app.selectbox(key="model").options if o.startswith("oat")]
-    if not oat or not any(r.name == "oat" and r.bundled for r in sup.model_rows("search")):
+    if not oat or not any(r.name == "oat" and r.bundled for r in prediction.model_rows("search")):
         pytest.skip("OAT or its shipped checkpoint is not in this install")
     app.selectbox(key="model").set_value("oat").run()
     assert not [w.value for w in app.warning if "oat" in w.value]

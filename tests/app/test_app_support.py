@@ -1,13 +1,14 @@
-"""The viewer's non-UI logic (gazekit.app_support) on plain arrays and bytes."""
+"""The viewer's non-UI logic (gazekit.app) on plain arrays and bytes."""
 
 from __future__ import annotations
 
 import json
+import types
 
 import numpy as np
 import pytest
 
-from gazekit import app_support as sup
+from gazekit.app import downloads, humans, inputs, overlays, prediction
 from gazekit.errors import DataFormatError, GazekitError
 from gazekit.io import parse_scanpaths
 from gazekit.types import Scanpath, Task
@@ -16,20 +17,20 @@ from tests.app.conftest import humans_csv, jpeg, png, textured
 
 def test_upload_decodes_png_and_keys_on_the_bytes() -> None:
     img = textured(60, 80)
-    a = sup.image_from_upload(png(img), "dir/a.png")
+    a = inputs.image_from_upload(png(img), "dir/a.png")
     assert a.name == "a.png" and np.array_equal(a.image, img) and a.work is a.image and not a.downscaled
-    assert a.digest == sup.image_from_upload(png(img), "b.png").digest
-    assert a.digest != sup.image_from_upload(png(img[:, ::-1].copy()), "a.png").digest
+    assert a.digest == inputs.image_from_upload(png(img), "b.png").digest
+    assert a.digest != inputs.image_from_upload(png(img[:, ::-1].copy()), "a.png").digest
 
 
 def test_exif_orientation_is_honoured() -> None:
     img = textured(40, 100)  # landscape pixels, EXIF says "rotate 90° clockwise to display"
-    up = sup.image_from_upload(jpeg(img, orientation=6), "phone.jpg")
+    up = inputs.image_from_upload(jpeg(img, orientation=6), "phone.jpg")
     assert up.image.shape == (100, 40, 3)
 
 
 def test_large_image_is_downscaled_and_points_map_back() -> None:
-    up = sup.image_from_upload(png(textured(900, 3000)), "wide.png", max_side=600)
+    up = inputs.image_from_upload(png(textured(900, 3000)), "wide.png", max_side=600)
     assert up.downscaled and up.work.shape == (180, 600, 3)
     x, y = up.to_full.points(np.array([0.0, 600.0, 300.0]), np.array([0.0, 180.0, 90.0]))
     np.testing.assert_allclose(x, [0, 3000, 1500])
@@ -46,12 +47,12 @@ def test_large_image_is_downscaled_and_points_map_back() -> None:
 )
 def test_bad_uploads_raise_data_format_errors(data: bytes, kw: dict, expect: str) -> None:
     with pytest.raises(DataFormatError, match=expect):
-        sup.image_from_upload(data, "f.png", **kw)
+        inputs.image_from_upload(data, "f.png", **kw)
 
 
 def test_pixel_limit() -> None:
     with pytest.raises(DataFormatError, match="above the limit"):
-        sup.image_from_upload(png(textured(100, 100)), "f.png", max_pixels=5000)
+        inputs.image_from_upload(png(textured(100, 100)), "f.png", max_pixels=5000)
 
 
 class _Echo:
@@ -71,10 +72,10 @@ class _Echo:
 
 
 def test_prediction_runs_on_the_work_copy_and_comes_back_in_image_pixels() -> None:
-    up = sup.image_from_upload(png(textured(1000, 2000)), "big.png", max_side=500)
+    up = inputs.image_from_upload(png(textured(1000, 2000)), "big.png", max_side=500)
     model = _Echo()
-    spec = sup.TaskSpec("search", "cup", (1000.0, 400.0, 200.0, 100.0))
-    sps = sup.predict_scanpaths(model, up, spec, n=2, seed=5)
+    spec = inputs.TaskSpec("search", "cup", (1000.0, 400.0, 200.0, 100.0))
+    sps = prediction.predict_scanpaths(model, up, spec, n=2, seed=5)
     stim, task, sample, seed = model.seen[0]
     assert (stim.width, stim.height) == (500, 250) and task.target.box == (250.0, 100.0, 50.0, 25.0)
     assert sample and [s[3] for s in model.seen] == [5, 6]  # several scanpaths are sampled, seeds differ
@@ -84,19 +85,19 @@ def test_prediction_runs_on_the_work_copy_and_comes_back_in_image_pixels() -> No
 
 
 def test_task_spec() -> None:
-    up = sup.image_from_upload(png(textured(50, 50)), "a.png")
-    assert sup.TaskSpec("freeview").task(up).kind == "freeview"
+    up = inputs.image_from_upload(png(textured(50, 50)), "a.png")
+    assert inputs.TaskSpec("freeview").task(up).kind == "freeview"
     with pytest.raises(DataFormatError, match="needs a target"):
-        sup.TaskSpec("search").task(up)
+        inputs.TaskSpec("search").task(up)
     crop = textured(10, 10)
-    t = sup.TaskSpec("search", crop_digest="x").task(up, crop)
+    t = inputs.TaskSpec("search", crop_digest="x").task(up, crop)
     assert isinstance(t, Task) and t.target.image is crop
-    assert sup.TaskSpec("search", "  ").label is None or sup.TaskSpec("search", "  ").label.strip() == ""
+    assert inputs.TaskSpec("search", "  ").label is None or inputs.TaskSpec("search", "  ").label.strip() == ""
     with pytest.raises(DataFormatError, match="outside"):
-        sup.validate_box((60, 0, 5, 5), up)
+        inputs.validate_box((60, 0, 5, 5), up)
     with pytest.raises(DataFormatError, match="positive"):
-        sup.validate_box((0, 0, 0, 5), up)
-    assert sup.validate_head_box((30, 40, 10, 20), up) == (10, 20, 30, 40)
+        inputs.validate_box((0, 0, 0, 5), up)
+    assert prediction.validate_head_box((30, 40, 10, 20), up) == (10, 20, 30, 40)
 
 
 def _humans(name: str, w: int, h: int, **kw) -> list[Scanpath]:  # noqa: ANN003
@@ -104,79 +105,77 @@ def _humans(name: str, w: int, h: int, **kw) -> list[Scanpath]:  # noqa: ANN003
 
 
 def test_match_humans_by_name_and_report_other_images() -> None:
-    up = sup.image_from_upload(png(textured(30, 40)), "Street.PNG")
+    up = inputs.image_from_upload(png(textured(30, 40)), "Street.PNG")
     hums = _humans("street.png", 40, 30) + _humans("other.png", 40, 30)
-    m = sup.match_humans(hums, up)
+    m = humans.match_humans(hums, up)
     assert len(m.scanpaths) == 3 and m.subjects == 3 and {s.stimulus for s in m.scanpaths} == {"Street.PNG"}
-    m2 = sup.match_humans(_humans("street.jpg", 40, 30), up)  # re-encoded image: matched without extension
+    m2 = humans.match_humans(_humans("street.jpg", 40, 30), up)  # re-encoded image: matched without extension
     assert len(m2.scanpaths) == 3 and "without extension" in m2.notes[0]
     with pytest.raises(DataFormatError, match=r"other image\(s\) \(other.png\)"):
-        sup.match_humans(_humans("other.png", 40, 30), up)
+        humans.match_humans(_humans("other.png", 40, 30), up)
 
 
 def test_match_humans_maps_a_display_frame_into_the_image() -> None:
-    up = sup.image_from_upload(png(textured(525, 840)), "coco.jpg")
+    up = inputs.image_from_upload(png(textured(525, 840)), "coco.jpg")
     rec = {"name": "coco.jpg", "subject": 1, "task": "cup", "X": [840.0, 0.0], "Y": [525.0, 0.0], "T": [200, 300]}
     hums = parse_scanpaths(json.dumps([rec]).encode(), "h.json")  # COCO-Search18: 1680x1050 display
-    m = sup.match_humans(hums, up, task="cup")
+    m = humans.match_humans(hums, up, task="cup")
     np.testing.assert_allclose(m.scanpaths[0].xy, [[420, 262.5], [0, 0]])
     assert any("letterbox" in n for n in m.notes)
-    m2 = sup.match_humans(hums, up, task="bowl")
+    m2 = humans.match_humans(hums, up, task="bowl")
     assert any("no human scanpath has task 'bowl'" in n for n in m2.notes)
 
 
 def test_score_with_ceiling_and_inapplicable_metrics() -> None:
-    if sup.missing("metrics"):
-        pytest.skip(sup.missing("metrics"))
     hums = _humans("a.png", 400, 300)
     pred = [Scanpath([200, 100, 300], [150, 100, 200], [250, 250, 250], stimulus="a.png", width=400, height=300)]
-    rows = sup.score(pred, hums, ["scanmatch", "ss_objects", "multimatch"])
+    rows = humans.score(pred, hums, ["scanmatch", "ss_objects", "multimatch"])
     by = {r.metric: r for r in rows}
     assert by["scanmatch"].n == 1 and by["scanmatch"].human_n == 3 and np.isfinite(by["scanmatch"].human_mean)
     assert "not applicable" in by["ss_objects"].note
     assert "mm_shape" in by  # multimatch expands into its dimensions
-    one = sup.score(pred, hums[:1], ["scanmatch"])
+    one = humans.score(pred, hums[:1], ["scanmatch"])
     assert one[0].human_mean is None and one[0].as_dict()["human consistency"] == "—"
     with pytest.raises(DataFormatError):
-        sup.score(pred, hums, [])
+        humans.score(pred, hums, [])
 
 
 def test_downloads_round_trip() -> None:
     sp = Scanpath([1.5, 20], [2.5, 30], [100, np.nan], stimulus="a.png", subject="model", width=40, height=30)
-    back = parse_scanpaths(sup.predictions_csv([sp]), "p.csv")[0]
+    back = parse_scanpaths(downloads.predictions_csv([sp]), "p.csv")[0]
     np.testing.assert_allclose(back.xy, sp.xy)
-    rec = json.loads(sup.predictions_json([sp]))[0]
+    rec = json.loads(downloads.predictions_json([sp]))[0]
     assert rec["name"] == "a.png" and rec["X"] == [1.5, 20]
     import io
 
     from PIL import Image
 
     img = textured(30, 40)
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(sup.png_bytes(img)))), img)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(downloads.png_bytes(img)))), img)
 
 
 def test_fixation_heatmap_peaks_at_fixations() -> None:
     sp = Scanpath([10, 90], [10, 50], [100, 400])
-    hm = sup.fixation_heatmap([sp], 100, 60, sigma=3)
+    hm = overlays.fixation_heatmap([sp], 100, 60, sigma=3)
     assert hm.shape == (60, 100) and hm.max() == pytest.approx(1.0)
     assert np.unravel_index(hm.argmax(), hm.shape) == (50, 90)  # the longer fixation
 
 
 def test_overlays_need_viz_and_draw_on_the_work_copy() -> None:
-    if sup.missing("viz"):
-        pytest.skip(sup.missing("viz"))
-    up = sup.image_from_upload(png(textured(400, 1200)), "w.png", max_side=300)
+    up = inputs.image_from_upload(png(textured(400, 1200)), "w.png", max_side=300)
     sp = Scanpath([600, 900], [200, 100], [200, 300], stimulus="w.png", width=1200, height=400)
-    out = sup.render_overlay(up, sp, humans=[sp], heatmap_of=[sp], upto=1)
+    out = overlays.render_overlay(up, sp, humans=[sp], heatmap_of=[sp], upto=1)
     assert out.shape == up.work.shape and not np.array_equal(out, up.work)
-    assert sup.render_samples(up, [sp, sp]).shape[1] > 2 * 300
+    assert overlays.render_samples(up, [sp, sp]).shape[1] > 2 * 300
 
 
 def test_model_rows_cover_the_registry() -> None:
-    rows = sup.model_rows()
+    rows = prediction.model_rows()
     names = {r.name for r in rows}
     assert {"random", "center", "greedy"} <= names
-    assert {r.name for r in sup.model_rows("gaze")} and all(r.kind == "gaze" for r in sup.model_rows("gaze"))
+    assert {r.name for r in prediction.model_rows("gaze")} and all(
+        r.kind == "gaze" for r in prediction.model_rows("gaze")
+    )
     for r in rows:
         if r.trainable and r.available:
             assert "gazekit fit" in r.how_to_get
@@ -185,45 +184,33 @@ def test_model_rows_cover_the_registry() -> None:
     shipped = {r.name: r for r in rows if r.bundled}
     assert {"oat", "vitgaze"} <= set(shipped)
     assert all(not r.needs_weights and "synthetic" in r.label for r in shipped.values())
-    assert sup.devices()[0] == "cpu"
-
-
-def test_missing_piece_is_reported_not_raised() -> None:
-    if sup.missing("heads") is None:
-        return
-    up = sup.image_from_upload(png(textured(20, 20)), "a.png")
-    with pytest.raises(GazekitError, match="not available"):
-        sup.detect_heads(up)
+    assert prediction.devices()[0] == "cpu"
 
 
 def test_gaze_on_a_downscaled_image_comes_back_in_image_pixels() -> None:
-    up = sup.image_from_upload(png(textured(1000, 2000)), "crowd.png", max_side=500)
-    model = sup.load_model("center-gaze")
-    (gm,) = sup.predict_gaze_maps(model, up, [(400.0, 100.0, 600.0, 300.0)])
+    up = inputs.image_from_upload(png(textured(1000, 2000)), "crowd.png", max_side=500)
+    model = prediction.load_model("center-gaze")
+    (gm,) = prediction.predict_gaze_maps(model, up, [(400.0, 100.0, 600.0, 300.0)])
     np.testing.assert_allclose(gm.head_box, (400, 100, 600, 300))
     assert 0 <= gm.point[0] <= 2000 and 0 <= gm.point[1] <= 1000
-    rec = json.loads(sup.gaze_json(up, [gm]))
+    rec = json.loads(downloads.gaze_json(up, [gm]))
     assert rec["width"] == 2000 and rec["people"][0]["head_box"] == [400, 100, 600, 300]
-    if sup.missing("viz") is None:
-        assert sup.render_gaze_overlay(up, [gm]).shape == up.work.shape
+    assert overlays.render_gaze_overlay(up, [gm]).shape == up.work.shape
     with pytest.raises(DataFormatError, match="at least one head box"):
-        sup.predict_gaze_maps(model, up, [])
+        prediction.predict_gaze_maps(model, up, [])
 
 
 def test_detected_heads_are_mapped_to_image_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
     """The detector runs on the work copy; boxes come back in full-resolution pixels."""
-    import sys
-    import types
-
     seen = []
 
     def detect_heads(image: np.ndarray) -> list[tuple[float, float, float, float]]:
         seen.append(image.shape)
         return [(10.0, 20.0, 30.0, 40.0)]
 
-    monkeypatch.setitem(sys.modules, "gazekit.heads", types.SimpleNamespace(detect_heads=detect_heads))
-    up = sup.image_from_upload(png(textured(400, 800)), "p.png", max_side=200)
-    assert sup.detect_heads(up) == [(40.0, 80.0, 120.0, 160.0)] and seen == [(100, 200, 3)]
-    monkeypatch.setitem(sys.modules, "gazekit.heads", types.SimpleNamespace(detect_heads=lambda image: []))
+    monkeypatch.setattr(prediction, "heads", types.SimpleNamespace(detect_heads=detect_heads))
+    up = inputs.image_from_upload(png(textured(400, 800)), "p.png", max_side=200)
+    assert prediction.detect_heads(up) == [(40.0, 80.0, 120.0, 160.0)] and seen == [(100, 200, 3)]
+    monkeypatch.setattr(prediction, "heads", types.SimpleNamespace(detect_heads=lambda image: []))
     with pytest.raises(GazekitError, match="no head found"):
-        sup.detect_heads(up)
+        prediction.detect_heads(up)

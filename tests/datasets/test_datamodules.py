@@ -1,18 +1,18 @@
-"""DataModules: deterministic splits by image / subject / leave-one-out, loaders and batches."""
+"""DataModules in gazekit/datasets: deterministic splits, object-level trials (synthetic and real), recipes' parser."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+from jsonargparse import ArgumentParser
 
 from gazekit.datasets.base import GazekitDataModule
-from gazekit.datasets.datamodules import (
-    GazeFollowDataModule,
-    ObjectSearchDataModule,
-    ScanpathDataModule,
-    leave_one_out,
-    split_by_key,
+from gazekit.datasets.search_trials import (
+    DisplayGroupedSampler,
+    OATSyntheticDataModule,
+    ObjectTrialDataModule,
+    Trial,
 )
+from gazekit.datasets.splits import split_by_key, split_groups
 from gazekit.errors import ConfigError
 
 
@@ -29,56 +29,63 @@ def test_split_by_key_is_grouped_and_deterministic():
         split_by_key(items, lambda t: t[0], (1, -1, 0))
 
 
-def test_leave_one_out():
-    items = [{"layout": f"Q3_{i % 5}", "target": f"T{i % 3}"} for i in range(60)]
-    parts = leave_one_out(items, lambda d: d["layout"], lambda d: d["target"], "Q3_1", "T0", val_fraction=0.25)
-    assert parts["test"] and all(d["layout"] == "Q3_1" and d["target"] == "T0" for d in parts["test"])
-    assert all(d["layout"] != "Q3_1" for d in parts["train"] + parts["val"])
-    with pytest.raises(ConfigError):
-        leave_one_out(items, lambda d: d["layout"], lambda d: d["target"], "nope", None)
+def test_split_groups_folds_cover_every_group_once():
+    groups = [f"img{i % 23}" for i in range(100)]
+    tests = []
+    for fold in range(5):
+        tr, va, te = split_groups(groups, 5, fold, 0.2, seed=4)
+        assert sorted(tr + va + te) == list(range(100))
+        g = {k: {groups[i] for i in v} for k, v in (("tr", tr), ("va", va), ("te", te))}
+        assert not (g["tr"] & g["va"]) and not (g["tr"] & g["te"]) and not (g["va"] & g["te"]) and g["va"]
+        tests.append(g["te"])
+    assert set().union(*tests) == set(groups) and sum(len(t) for t in tests) == 23
+    assert split_groups(groups, 5, 2, 0.2, seed=4) == split_groups(groups, 5, 2, 0.2, seed=4)
+    assert split_groups(groups, 1, 0, 0.0, seed=0)[2] == []  # no test fold
+    with pytest.raises(ConfigError, match="fold must lie"):
+        split_groups(groups, 5, 5, 0.2, seed=0)
 
 
-def test_scanpath_datamodule_on_real_coco(coco_search18_val):
-    dm = ScanpathDataModule(
-        "coco_search18", str(coco_search18_val), split_by="subject", batch_size=8, num_workers=0, seed=3
-    )
+def test_synthetic_trials_split_by_display_and_batch_as_lists():
+    dm = OATSyntheticDataModule(n_displays=20, n_subjects=3, world_seed=2, max_objects=12, batch_size=6)
     assert isinstance(dm, GazekitDataModule)
     dm.setup("fit")
-    subs = {k: {s.subject for s in v} for k, v in dm.splits.items()}
-    assert not (subs["train"] & subs["test"]) and sum(len(v) for v in dm.splits.values()) == 3258
+    names = {k: {t.stimulus.name for t in getattr(dm, f"{k}_trials")} for k in ("train", "val", "test")}
+    assert names["train"] and names["val"] and names["test"]
+    assert not (names["train"] & names["val"]) and not (names["train"] & names["test"])
+    assert sum(len(v) for v in names.values()) == 20
     batch = next(iter(dm.train_dataloader()))
-    assert batch["xy"].shape[0] == 8 and batch["xy"].shape[2] == 2
-    n = int(batch["lengths"][0])
-    assert np.allclose(batch["xy"][0, :n].numpy(), batch["scanpaths"][0].xy, atol=1e-3)
-    dm2 = ScanpathDataModule("coco_search18", str(coco_search18_val), split_by="image", seed=3, num_workers=0)
-    dm2.setup()
-    imgs = {k: {s.stimulus for s in v} for k, v in dm2.splits.items()}
-    assert not (imgs["train"] & imgs["val"])
-    with pytest.raises(ConfigError):
-        ScanpathDataModule("nope", "x")
+    assert isinstance(batch, list) and len(batch) == 6 and all(isinstance(t, Trial) for t in batch)
+    assert all(t.task.target is not None and len(t.scanpath) > 0 for t in batch)
+    # grouped sampling: a display's trials come together, every trial once per epoch
+    order = list(DisplayGroupedSampler(dm.train_trials, seed=0))
+    assert sorted(order) == list(range(len(dm.train_trials)))
+    seq = [dm.train_trials[i].stimulus.name for i in order]
+    assert sum(a != b for a, b in zip(seq, seq[1:], strict=False)) == len(names["train"]) - 1
 
 
-def test_object_datamodule_amazon_and_coco(shared_data, coco_search18_val):
-    dm = ObjectSearchDataModule("amazon_covers", str(shared_data / "amazon_covers" / "Amazon.json"),
-                                split_by="leave_one_out", holdout_layout="1", holdout_target="target_0",
-                                batch_size=4, num_workers=0)  # fmt: skip
+def test_object_trials_on_real_amazon_and_coco(shared_data, coco_search18_val):
+    dm = ObjectTrialDataModule("amazon", str(shared_data / "amazon_covers" / "Amazon.json"), n_folds=5, fold=1)
     dm.setup()
-    assert len(dm.splits["test"]) == 6 and all(t.stimulus.name == "1.jpg" for t in dm.splits["test"])
-    b = next(iter(dm.test_dataloader()))
-    assert b["boxes"].shape == (4, 84, 4) and (b["target_index"] == 12).all()
-    assert b["fixated"].shape == b["xy"].shape[:2]
-    dm = ObjectSearchDataModule("coco_search18", str(coco_search18_val), detections=str(shared_data / "coco_search18" / "detections"),
-                                split_by="image", num_workers=0, batch_size=16)  # fmt: skip
-    b = next(iter(dm.train_dataloader()))
-    assert b["boxes"].shape[0] == 16 and (b["target_index"] >= 0).all()
-
-
-def test_gazefollow_datamodule(shared_data):
-    f = str(shared_data / "gazefollow" / "val_annotations_sample.txt")
-    dm = GazeFollowDataModule(train_file=f, val_fraction=0.2, batch_size=32, num_workers=0, seed=0)
+    trials = dm.train_trials + dm.val_trials + dm.test_trials
+    assert len(trials) == len(dm.trials) > 0 and dm.test_trials
+    assert not {t.stimulus.name for t in dm.test_trials} & {t.stimulus.name for t in dm.train_trials}
+    assert all(len(o.attributes["appearance"]) == 16 for o in trials[0].stimulus.objects)
+    dm = ObjectTrialDataModule(
+        "coco_search18", str(coco_search18_val), str(shared_data / "coco_search18" / "detections"), max_trials=40
+    )
     dm.setup()
-    tr, va = dm.splits["train"], dm.splits["val"]
-    assert len(tr) + len(va) == 4499 and not ({a.image for a in tr} & {a.image for a in va})
-    b = next(iter(dm.val_dataloader()))
-    assert b["gaze_norm"].shape == (32, 20, 2) and (b["gaze_norm"][:, 1:] == -1).all()
-    assert b["head_box"].shape == (32, 4)
+    assert len(dm.trials) == 40 and all(t.stimulus.objects and t.task.kind == "search" for t in dm.trials)
+    with pytest.raises(ConfigError, match="source must be"):
+        ObjectTrialDataModule("nope").setup()
+
+
+def test_recipes_parser_builds_them_and_rejects_a_misspelt_argument():
+    parser = ArgumentParser()
+    parser.add_subclass_arguments(GazekitDataModule, "data")
+    recipe = (
+        "data:\n  class_path: gazekit.datasets.search_trials.OATSyntheticDataModule\n  init_args:\n    n_displays: 12\n"
+    )
+    dm = parser.instantiate_classes(parser.parse_string(recipe)).data
+    assert isinstance(dm, OATSyntheticDataModule) and dm.n_displays == 12
+    with pytest.raises(SystemExit):
+        parser.parse_string(recipe.replace("n_displays", "n_display"))

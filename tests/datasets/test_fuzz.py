@@ -84,7 +84,12 @@ def _alarm(signum, frame):  # noqa: ARG001
 
 
 def fuzz(call: Callable[[Path], object], sample: bytes, target: Path, seed: int, n: int = N_MUTATIONS) -> int:
-    """Run ``call`` on ``n`` mutations of ``sample`` written to ``target``; return how many were accepted."""
+    """Run ``call`` on ``n`` mutations of ``sample`` written to ``target``; return how many were accepted.
+
+    The unmutated sample must read; each test also asserts that some mutation was accepted, so that a
+    reader rejecting everything cannot pass."""
+    target.write_bytes(sample)
+    call(target)
     rng = random.Random(seed + 1000 * int(os.environ.get("GAZEKIT_FUZZ_SEED", "0")))
     ok = 0
     # pytest-timeout may own the same real-time timer: remember it and give it back afterwards
@@ -128,66 +133,83 @@ def samples(shared_data):
 
 
 def test_fuzz_coco_readers(samples, tmp_path):
+    accepted: list[int] = []
     f = tmp_path / "fix.json"
-    t0 = time.perf_counter()
-    fuzz(read_coco_search18_json, samples["coco"], f, 1)
-    fuzz(read_coco_search18, samples["coco"], f, 2)
-    fuzz(lambda p: read_coco_freeview(p, frame="model"), samples["coco"], f, 3)
-    assert time.perf_counter() - t0 < 30
+    accepted.append(fuzz(read_coco_search18_json, samples["coco"], f, 1))
+    accepted.append(fuzz(read_coco_search18, samples["coco"], f, 2))
+    accepted.append(fuzz(lambda p: read_coco_freeview(p, frame="model"), samples["coco"], f, 3))
+    assert sum(accepted) > 0, f"no mutation was accepted ({accepted}): the reader rejects everything"
 
 
 def test_fuzz_detections_and_object_trials(samples, shared_data, tmp_path):
+    accepted: list[int] = []
     d = tmp_path / "det"
     d.mkdir()
-    fuzz(read_detections, samples["det"], d / "cup.csv", 4)
+    accepted.append(fuzz(read_detections, samples["det"], d / "cup.csv", 4))
     fix = shared_data / "coco_search18" / "coco_search18_fixations_TP_validation_split1.json"
     good = read_coco_search18_json(fix)[:40]
-    fuzz(lambda p: coco_search18_object_trials(good, p.parent), samples["det"], d / "cup.csv", 5, n=30)
+    accepted.append(fuzz(lambda p: coco_search18_object_trials(good, p.parent), samples["det"], d / "cup.csv", 5, n=30))
     f = tmp_path / "fix.json"
     dets = {("x.jpg", "cup"): []}
-    fuzz(lambda p: coco_search18_object_trials(p, dets), samples["coco"], f, 6, n=30)
+    accepted.append(fuzz(lambda p: coco_search18_object_trials(p, dets), samples["coco"], f, 6, n=30))
+    assert sum(accepted) > 0, f"no mutation was accepted ({accepted}): the reader rejects everything"
 
 
 def test_fuzz_gazefollow(samples, tmp_path):
-    fuzz(read_gazefollow, samples["gf"], tmp_path / "gf.txt", 7)
-    fuzz(lambda p: read_gazefollow(p, split="test"), samples["gf"], tmp_path / "gf.txt", 8, n=30)
+    accepted: list[int] = []
+    accepted.append(fuzz(read_gazefollow, samples["gf"], tmp_path / "gf.txt", 7))
+    # the test format: the same rows without the inout column
+    test_rows = [r.split(b",") for r in samples["gf"].splitlines()]
+    test_format = b"\n".join(b",".join(r[:14] + r[15:]) for r in test_rows)
+    accepted.append(fuzz(lambda p: read_gazefollow(p, split="test"), test_format, tmp_path / "gf.txt", 8, n=30))
+    assert sum(accepted) > 0, f"no mutation was accepted ({accepted}): the reader rejects everything"
 
 
 def test_fuzz_amazon(samples, tmp_path):
-    fuzz(amazon_object_trials, samples["amazon"], tmp_path / "Amazon.json", 9)
+    accepted: list[int] = []
+    accepted.append(fuzz(amazon_object_trials, samples["amazon"], tmp_path / "Amazon.json", 9))
+    assert sum(accepted) > 0, f"no mutation was accepted ({accepted}): the reader rejects everything"
 
 
 def test_fuzz_coco_annotations(tmp_path):
+    accepted: list[int] = []
     inst = {"images": [{"id": 1, "width": 640, "height": 480}, {"id": 2, "width": 100, "height": 300}],
             "annotations": [{"image_id": 1, "bbox": [1, 2, 30, 40], "category_id": 3},
                             {"image_id": 2, "bbox": [5, 5, 10, 10], "category_id": 3}],
             "categories": [{"id": 3, "name": "cup"}]}  # fmt: skip
     pairs = [("000000000001.jpg", "cup"), ("000000000002.jpg", "cup")]
-    fuzz(lambda p: coco_annotation_objects(p, pairs), json.dumps(inst).encode(), tmp_path / "inst.json", 17)
+    accepted.append(
+        fuzz(lambda p: coco_annotation_objects(p, pairs), json.dumps(inst).encode(), tmp_path / "inst.json", 17)
+    )
+    assert sum(accepted) > 0, f"no mutation was accepted ({accepted}): the reader rejects everything"
 
 
 def test_fuzz_text_formats(tmp_path):
-    fuzz(read_eyelink_asc, ASC.encode(), tmp_path / "s.asc", 10)
-    fuzz(oat_shelf_trials, SHEET.encode(), tmp_path / "q.csv", 11)
+    accepted: list[int] = []
+    accepted.append(fuzz(read_eyelink_asc, ASC.encode(), tmp_path / "s.asc", 10))
+    accepted.append(fuzz(oat_shelf_trials, SHEET.encode(), tmp_path / "q.csv", 11))
     vat = "\n".join(f"{i:05d}.jpg,{100 + i},50,{140 + i},90,300,200" for i in range(8)).encode()
-    fuzz(read_vat_track, vat, tmp_path / "p.txt", 12)
+    accepted.append(fuzz(read_vat_track, vat, tmp_path / "p.txt", 12))
     gen = b"img,sub,idx,x,y,dur\na.png,1,0,10,20,100\na.png,1,1,30,40,200\nb.png,2,0,5,5,50\n"
     cols = {"stimulus": "img", "subject": "sub", "index": "idx", "x": "x", "y": "y", "duration": "dur"}
-    fuzz(lambda p: read_generic_csv(p, cols), gen, tmp_path / "g.csv", 13)
+    accepted.append(fuzz(lambda p: read_generic_csv(p, cols), gen, tmp_path / "g.csv", 13))
     mj = json.dumps(
         [{"name": "a.jpeg", "width": 1024, "height": 768, "X": [1, 2], "Y": [3, 4], "T": [100, 200]}]
     ).encode()
-    fuzz(read_mit1003_json, mj, tmp_path / "m.json", 14)
+    accepted.append(fuzz(read_mit1003_json, mj, tmp_path / "m.json", 14))
+    assert sum(accepted) > 0, f"no mutation was accepted ({accepted}): the reader rejects everything"
 
 
 def test_fuzz_binary_formats(tmp_path):
+    accepted: list[int] = []
     root = tmp_path / "mit"
     (root / "DATA" / "ajs").mkdir(parents=True)
     mat = root / "DATA" / "ajs" / "img1.mat"
     eye = np.concatenate([np.tile([[200.0, 150.0]], (30, 1)), np.tile([[50.0, 60.0]], (30, 1))])
     sio.savemat(mat, {"img1": {"imgName": "img1.jpeg", "DATA": np.array([{"eyeData": eye}], dtype=object)}})
-    fuzz(lambda p: read_mit1003(root), mat.read_bytes(), mat, 15, n=40)
+    accepted.append(fuzz(lambda p: read_mit1003(root), mat.read_bytes(), mat, 15, n=40))
     db = make_capmit_db(tmp_path / "c.db")
     sample = db.read_bytes()
-    fuzz(read_capmit1003, sample, db, 16, n=40)
+    accepted.append(fuzz(read_capmit1003, sample, db, 16, n=40))
     sqlite3.connect(":memory:").close()
+    assert sum(accepted) > 0, f"no mutation was accepted ({accepted}): the reader rejects everything"

@@ -11,7 +11,6 @@ import pytest
 from gazekit.datasets.object_level import (
     ObjectTrial,
     amazon_object_trials,
-    assign_fixations_to_objects,
     canonical_category,
     coco_search18_object_trials,
     grid_objects,
@@ -19,21 +18,21 @@ from gazekit.datasets.object_level import (
     task_from_detection_file,
 )
 from gazekit.errors import DataFormatError
-from gazekit.types import ObjectBox
+from gazekit.types import ObjectBox, assign_fixations_to_objects
 
 
 def test_assignment_rule_inside_smallest_then_radius_then_background():
     objs = [ObjectBox(0, 0, 100, 100, "big"), ObjectBox(10, 10, 20, 20, "small"), ObjectBox(300, 300, 10, 10, "far")]
     x = np.array([15.0, 50.0, 100.0, 330.0, 500.0, 200.0])
     y = np.array([15.0, 50.0, 100.0, 305.0, 500.0, 200.0])
-    got = assign_fixations_to_objects(x, y, objs, radius=30.0)
+    got = assign_fixations_to_objects(x, y, objs, rule="radius", radius=30.0)
     # inside both -> smallest; inside big; on the edge (inclusive); near far's centre (305,305) within 30; nowhere
     assert got.tolist() == [1, 0, 0, 2, -1, -1]
-    assert assign_fixations_to_objects(x, y, objs, radius=math.inf).tolist()[-2:] == [2, 2]
-    assert assign_fixations_to_objects([], [], objs).shape == (0,)
-    assert assign_fixations_to_objects([1.0], [1.0], []).tolist() == [-1]
+    assert assign_fixations_to_objects(x, y, objs, rule="radius", radius=math.inf).tolist()[-2:] == [2, 2]
+    assert assign_fixations_to_objects([], [], objs, rule="radius").shape == (0,)
+    assert assign_fixations_to_objects([1.0], [1.0], [], rule="box").tolist() == [-1]
     with pytest.raises(DataFormatError):
-        assign_fixations_to_objects([1.0], [1.0], objs, radius=-1)
+        assign_fixations_to_objects([1.0], [1.0], objs, rule="radius", radius=-1)
 
 
 def test_category_names_and_detection_file_tasks(tmp_path):

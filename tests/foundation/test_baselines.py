@@ -13,12 +13,11 @@ from gazekit.models.baselines import (
     OracleDetector,
     RandomScanpath,
     TargetSimilarityGreedy,
-    object_index_at,
     target_similarity,
 )
 from gazekit.models.gaze_baselines import CenterGazePrior, HeadDirectionCone
 from gazekit.models.registry import load_predictor
-from gazekit.types import GazeMap, ObjectBox, Stimulus, Target, Task
+from gazekit.types import GazeMap, ObjectBox, Stimulus, Target, Task, assign_fixations_to_objects
 
 SCANPATH_BASELINES = ("random", "center", "greedy", "oracle")
 
@@ -248,8 +247,8 @@ def test_similarity_and_object_index():
     sim = target_similarity(a, [a, b, np.zeros((0, 0, 3), np.uint8)])
     assert sim[0] == pytest.approx(1.0, abs=1e-5) and sim[1] < 0.9 and sim[2] == 0
     objs = [ObjectBox(0, 0, 100, 100), ObjectBox(10, 10, 10, 10)]
-    assert object_index_at(objs, 15, 15) == 1 and object_index_at(objs, 50, 50) == 0
-    assert object_index_at(objs, 150, 150) == -1
+    got = assign_fixations_to_objects([15, 50, 150], [15, 50, 150], objs, rule="box")
+    assert got.tolist() == [1, 0, -1]
 
 
 # ------------------------------------------------------------------------------------------ gaze baselines

@@ -73,10 +73,34 @@ def test_registry_specs():
             assert (ROOT / s.config).is_file(), f"{s.name}: recipe {s.config} missing"
 
 
+#: a model and a data section, so that a file holding only one section still makes a whole fit config
+BASE = [ROOT / "configs" / "model" / "oat_small.yaml", ROOT / "configs" / "data" / "synthetic_search.yaml"]
+
+
+def print_config(*configs: Path) -> None:
+    """LightningCLI's own parser on ``configs`` (checked against the classes' signatures, nothing built)."""
+    args = ["fit", *(a for c in configs for a in ("--config", str(c))), "--print_config"]
+    with pytest.raises(SystemExit) as e:
+        cli_main(args)
+    assert e.value.code in (0, None), f"{configs[-1]} does not parse (exit {e.value.code})"
+
+
 @pytest.mark.parametrize("path", ALL_YAML, ids=lambda p: str(p.relative_to(ROOT)))
-def test_yaml_parses(path):
-    data = yaml.safe_load(path.read_text())
-    assert isinstance(data, dict) and data, f"{path} is empty"
+def test_recipe_parses_with_lightningclis_parser(path, capsys):
+    print_config(*BASE, path)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    for section, body in yaml.safe_load(path.read_text()).items():
+        if isinstance(body, dict) and "class_path" in body:
+            assert printed[section]["class_path"] == body["class_path"]
+
+
+def test_misspelt_init_arg_fails(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "configs" / "data" / "synthetic_search.yaml").read_text().replace("n_displays", "n_display"))
+    with pytest.raises(SystemExit) as e:
+        cli_main(["fit", "--config", str(BASE[0]), "--config", str(bad), "--print_config"])
+    assert e.value.code not in (0, None)
+    assert "n_display" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from gazekit.datasets.search_trials import Trial
 from gazekit.errors import WeightsNotFoundError
 from gazekit.models.oat import (
     OAT,
@@ -14,7 +15,7 @@ from gazekit.models.oat import (
     position_matrix_report,
     sinusoid_position_table,
 )
-from gazekit.models.oat_data import OATTensorizer, Trial, object_grid
+from gazekit.models.oat_inputs import OATTensorizer, object_grid
 from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task
 
 TINY = {

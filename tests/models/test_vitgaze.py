@@ -238,8 +238,8 @@ def test_predict_gaze_and_gazes() -> None:
 
 def test_gazefollow_image_datamodule_on_the_annotation_sample(shared_data, tmp_path) -> None:
     """The released recipes' DataModule on real GazeFollow rows (images stood in by blank JPEGs of any size)."""
+    from gazekit.datasets.gaze_following import GazeFollowImageDataModule
     from gazekit.imageio import write_image
-    from gazekit.models.vitgaze import GazeFollowImageDataModule
 
     rows = (shared_data / "gazefollow" / "val_annotations_sample.txt").read_text().splitlines()[:6]
     ann = tmp_path / "train_annotations.txt"

@@ -16,7 +16,7 @@ from gazekit.datasets.synthetic import (
     ObserverParams,
     SearchWorldConfig,
     build_world,
-    fixated_objects,
+    observed_objects,
     observer_statistics,
     render_display,
     simulate,
@@ -49,7 +49,7 @@ def test_scanpath_fields(small_world):
         assert len(sp) >= 2
         assert ((sp.x >= 0) & (sp.x <= st.width) & (sp.y >= 0) & (sp.y <= st.height)).all()
         assert np.isfinite(sp.duration).all() and (sp.duration > 0).all()
-        assert np.array_equal(sp.objects, fixated_objects(st, sp.x, sp.y))
+        assert np.array_equal(sp.objects, observed_objects(st, sp.x, sp.y))
         assert sp.meta["RT"] == int(sp.duration.sum())
         if ti is None:
             assert sp.found is False and "target_object" not in sp.meta and "bbox" not in sp.meta

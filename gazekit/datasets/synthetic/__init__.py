@@ -4,7 +4,7 @@
   :class:`SearchWorld` (split, trials, save/load in the COCO-Search18 layout) and :func:`build_world`.
 * :mod:`~gazekit.datasets.synthetic.observers`: the guided-search observer model, its per-subject
   parameters, :func:`simulate` and :func:`observer_statistics`.
-* :mod:`~gazekit.datasets.synthetic.datamodule`: :class:`SyntheticSearchDataModule` for LightningCLI.
+* Its DataModule is :class:`gazekit.datasets.search_trials.OATSyntheticDataModule`.
 * :mod:`~gazekit.datasets.synthetic.gaze`: the synthetic gaze-following world (people, faces and objects
   with known gaze targets), :func:`render_gaze_scene` and :class:`SyntheticGazeDataModule` (imported from
   that module: it needs torch).
@@ -13,6 +13,7 @@
 from gazekit.datasets.synthetic.observers import (
     GuidedSearchObserver,
     ObserverParams,
+    observed_objects,
     observer_statistics,
     simulate,
     subject_params,
@@ -21,7 +22,6 @@ from gazekit.datasets.synthetic.search import (
     SearchWorld,
     SearchWorldConfig,
     build_world,
-    fixated_objects,
     render_display,
     render_object,
 )
@@ -32,7 +32,7 @@ __all__ = [
     "SearchWorld",
     "SearchWorldConfig",
     "build_world",
-    "fixated_objects",
+    "observed_objects",
     "observer_statistics",
     "render_display",
     "render_object",

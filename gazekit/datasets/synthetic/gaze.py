@@ -29,7 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import cv2
 import numpy as np
+import torch
 
 from gazekit.datasets.base import GazekitDataModule
 from gazekit.errors import ConfigError
@@ -244,7 +246,6 @@ def _shape_points(shape: str, cx: float, cy: float, s: float, rot: float) -> np.
 
 
 def _draw_object(image: np.ndarray, labels: np.ndarray, label: int, shape: str, box: tuple, colour, rot: float) -> None:
-    import cv2
 
     x, y, s, _ = box
     cx, cy = x + s / 2, y + s / 2
@@ -264,7 +265,6 @@ def _draw_object(image: np.ndarray, labels: np.ndarray, label: int, shape: str, 
 
 
 def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    import cv2
 
     wall = rng.uniform(90, 215, 3)
     floor = np.clip(wall * rng.uniform(0.55, 0.85) + rng.uniform(-25, 25, 3), 0, 255)
@@ -280,7 +280,6 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 
 
 def _draw_body(image: np.ndarray, cx: float, cy: float, r: float, shirt, skin) -> None:
-    import cv2
 
     sh = 4
     neck = np.array(
@@ -538,8 +537,6 @@ def gaze_sample_to_tensors(
         ``imsize`` ``[2]`` (W, H) of the original image.
     ``flip`` mirrors the image and every coordinate horizontally (augmentation).
     """
-    import cv2
-    import torch
 
     h, w = image.shape[:2]
     img = cv2.resize(

@@ -55,9 +55,11 @@ from typing import Any
 import numpy as np
 
 from gazekit.errors import ConfigError
-from gazekit.types import Scanpath, Stimulus
+from gazekit.metrics import human_consistency
+from gazekit.types import Scanpath, Stimulus, assign_fixations_to_objects
 
 __all__ = [
+    "observed_objects",
     "GuidedSearchObserver",
     "ObserverParams",
     "feature_similarity",
@@ -115,6 +117,15 @@ _CLOSE: dict[str, dict[frozenset, float]] = {
         ]
     },
 }
+
+
+#: a fixation near no box still counts for an object whose centre is within this many of its larger sides
+OBJECT_RADIUS = 0.75
+
+
+def observed_objects(stimulus: Stimulus, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``[T]`` object index per fixation (-1 = background) by the observers' rule (``rule="object_size"``)."""
+    return assign_fixations_to_objects(x, y, stimulus.objects, rule="object_size", radius=OBJECT_RADIUS)
 
 
 def feature_similarity(dim: str, a: Any, b: Any) -> float:
@@ -284,10 +295,8 @@ class GuidedSearchObserver:
     def search(self, stimulus: Stimulus, rng: np.random.Generator) -> Scanpath:
         """Search ``stimulus`` for its target; returns the scanpath (display px, ms) with ``found`` set.
 
-        ``objects`` holds the fixated object per fixation (:func:`~gazekit.datasets.synthetic.search.fixated_objects`).
+        ``objects`` holds the fixated object per fixation (:func:`observed_objects`).
         """
-        from gazekit.datasets.synthetic.search import fixated_objects
-
         p = self.params
         ppd = float(stimulus.meta.get("px_per_degree", 9.5))
         w, h = stimulus.width, stimulus.height
@@ -306,7 +315,7 @@ class GuidedSearchObserver:
             return float(rng.gamma(p.duration_shape, mean / p.duration_shape))
 
         xs, ys, ds = [w / 2.0], [h / 2.0], [dur(p.first_duration_mean)]
-        cur = int(fixated_objects(stimulus, np.array(xs), np.array(ys))[0])
+        cur = int(observed_objects(stimulus, np.array(xs), np.array(ys))[0])
         found = False
         if cur >= 0:
             last_visit[cur] = 0
@@ -343,7 +352,7 @@ class GuidedSearchObserver:
                 sd = (p.landing_sd + p.landing_frac * amp[choice]) * ppd
                 nx, ny = cx[choice] + rng.normal(0, sd), cy[choice] + rng.normal(0, sd)
             nx, ny = float(np.clip(nx, 0.5, w - 0.5)), float(np.clip(ny, 0.5, h - 0.5))
-            landed = int(fixated_objects(stimulus, np.array([nx]), np.array([ny]))[0])
+            landed = int(observed_objects(stimulus, np.array([nx]), np.array([ny]))[0])
             xs.append(nx)
             ys.append(ny)
             cur = landed
@@ -372,7 +381,7 @@ class GuidedSearchObserver:
             found=found,
             width=float(w),
             height=float(h),
-            objects=fixated_objects(stimulus, x, y),
+            objects=observed_objects(stimulus, x, y),
             meta=meta,
         )
 
@@ -430,8 +439,6 @@ def observer_statistics(
         ``agreement``: the leave-one-subject-out inter-subject agreement of the target-present scanpaths
         (:func:`gazekit.metrics.human_consistency`, the protocol of the COCO-Search18 human ceilings).
     """
-    from gazekit.datasets.synthetic.search import fixated_objects
-
     if stimuli is None:
         stimuli = world_or_scanpaths.stimuli
         scanpaths = world_or_scanpaths.scanpaths
@@ -448,7 +455,7 @@ def observer_statistics(
         stim = by_name.get(sp.stimulus)
         if stim is None:
             continue
-        objs = sp.objects if sp.objects is not None else fixated_objects(stim, sp.x, sp.y)
+        objs = sp.objects if sp.objects is not None else observed_objects(stim, sp.x, sp.y)
         lengths.append(len(sp))
         present = stim.target_index is not None
         if present:
@@ -501,8 +508,6 @@ def observer_statistics(
         "mean_amplitude_px": mean(amplitudes),
     }
     if agreement:
-        from gazekit.metrics import human_consistency
-
         present = [sp for sp in scanpaths if sp.stimulus in by_name and by_name[sp.stimulus].target_index is not None]
         if present:
             res = human_consistency(present, list(agreement))

@@ -41,9 +41,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
+from gazekit.atomic import atomic_write_text
+from gazekit.datasets.coco_search18 import scanpath_to_record
+from gazekit.datasets.synthetic.observers import observed_objects, simulate
 from gazekit.errors import ConfigError, DataFormatError
+from gazekit.imageio import read_image, write_image
+from gazekit.io import read_scanpaths
 from gazekit.types import ObjectBox, Scanpath, Stimulus, Target
 
 __all__ = [
@@ -54,7 +60,6 @@ __all__ = [
     "SearchWorld",
     "SearchWorldConfig",
     "build_world",
-    "fixated_objects",
     "render_display",
     "render_object",
 ]
@@ -220,7 +225,6 @@ def _polygon(shape: str, s: int) -> np.ndarray | None:
 @lru_cache(maxsize=4096)
 def _shape_alpha(shape: str, texture: str, s: int) -> np.ndarray:
     """``[s, s]`` float32 coverage in [0, 1] of a (shape, texture) at side ``s`` (cached; read-only)."""
-    import cv2
 
     mask = np.zeros((s, s), np.uint8)
     thick = -1 if texture != "outline" else max(2, s // 10)
@@ -250,7 +254,6 @@ def _shape_alpha(shape: str, texture: str, s: int) -> np.ndarray:
 
 @lru_cache(maxsize=4096)
 def _glyph_alpha(ch: str, s: int) -> np.ndarray:
-    import cv2
 
     font = cv2.FONT_HERSHEY_SIMPLEX
     thick = max(2, s // 11)
@@ -469,30 +472,6 @@ def render_display(config: SearchWorldConfig, seed: int) -> Stimulus:
 
 
 # ============================================================================================ fixated objects
-def fixated_objects(stimulus: Stimulus, x: np.ndarray, y: np.ndarray, radius: float = 0.75) -> np.ndarray:
-    """Index of the display object each fixation is on: ``[T]`` int, -1 = background.
-
-    A fixation belongs to the object whose box contains it (the nearest centre if boxes touch); otherwise to
-    the nearest object whose centre is within ``radius`` x that object's larger side; otherwise -1.
-    """
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if not stimulus.objects or x.size == 0:
-        return np.full(x.shape, -1, np.int64)
-    b = np.array([o.xywh for o in stimulus.objects], float)
-    cx, cy = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2
-    inside = (
-        (x[:, None] >= b[None, :, 0])
-        & (x[:, None] <= b[None, :, 0] + b[None, :, 2])
-        & (y[:, None] >= b[None, :, 1])
-        & (y[:, None] <= b[None, :, 1] + b[None, :, 3])
-    )
-    d = np.hypot(x[:, None] - cx[None], y[:, None] - cy[None])
-    near = d <= radius * np.maximum(b[:, 2], b[:, 3])[None]
-    score = np.where(inside, d, np.where(near, d + 1e6, np.inf))
-    idx = np.argmin(score, axis=1)
-    return np.where(np.isfinite(score[np.arange(len(x)), idx]), idx, -1).astype(np.int64)
-
-
 # ============================================================================================ the world
 @dataclass
 class SearchWorld:
@@ -559,9 +538,6 @@ class SearchWorld:
         X, Y, T, length, correct, RT, split), ``root/objects.json`` (per display: size, boxes, categories and
         attributes of every object, target, meta) and ``root/config.json`` (generator settings, seed).
         """
-        from gazekit.datasets.coco_search18 import scanpath_to_record
-        from gazekit.imageio import write_image
-        from gazekit.io import atomic_write_text
 
         root = Path(root)
         if root.exists() and not root.is_dir():
@@ -610,8 +586,6 @@ class SearchWorld:
             DataFormatError: ``root`` is not a folder, a file is missing or corrupt, or files disagree
                 (a scanpath on an unknown display, an image of the wrong size).
         """
-        from gazekit.imageio import read_image
-        from gazekit.io import read_scanpaths
 
         root = Path(root)
         if not root.is_dir():
@@ -648,7 +622,7 @@ class SearchWorld:
             # COCO-Search18 records are in display px; this world's display is the stimulus itself.
             sp.width, sp.height = float(stim.width), float(stim.height)
             sp.meta.pop("record", None)
-            sp.objects = fixated_objects(stim, sp.x, sp.y)
+            sp.objects = observed_objects(stim, sp.x, sp.y)
             ti = stim.target_index
             if ti is not None:
                 sp.meta["target_object"] = int(ti)
@@ -732,8 +706,6 @@ def build_world(
     Display ``i`` has seed ``seed * 1_000_000 + i`` (name ``synth_<display seed>.png``); the observers are
     seeded from ``seed`` too, so the whole world is a pure function of the arguments.
     """
-    from gazekit.datasets.synthetic.observers import simulate
-
     if n_displays < 0 or n_displays >= _SEED_STRIDE:
         raise ConfigError(f"n_displays must lie in [0, {_SEED_STRIDE}), got {n_displays}")
     if n_subjects < 1:

@@ -26,6 +26,7 @@ import triton
 import triton.language as tl
 
 from gazekit.kernels._backend import interpreting
+from gazekit.kernels.neighborhood.reference import neighborhood_index
 
 __all__ = ["NeighborhoodAttention2DFunction", "na2d_bwd", "na2d_fwd"]
 
@@ -466,7 +467,6 @@ def reduce_ds_to_rpb(
     ds: torch.Tensor, h: int, w: int, kernel_size: tuple[int, int], dilation: tuple[int, int]
 ) -> torch.Tensor:
     """``ds [B, heads, H, W, kh, kw]`` → ``dRPB [heads, 2kh − 1, 2kw − 1]`` by one-hot contractions (deterministic)."""
-    from gazekit.kernels.neighborhood.reference import neighborhood_index
 
     kh, kw = kernel_size
     _, rh = neighborhood_index(h, kh, dilation[0], ds.device)

@@ -1,8 +1,9 @@
 """``gazekit app``: start the Streamlit viewer (``streamlit run`` on the script inside the package).
 
-The page is :mod:`gazekit.app_main`; the script handed to Streamlit is ``gazekit/app_script/streamlit_app.py``
-(alone in its folder, because Streamlit puts the script's folder on ``sys.path``), found next to this file,
-so the command works the same from a source checkout and from an installed wheel. It listens on loopback by default; pass ``--address 0.0.0.0`` to serve
+The page is :mod:`gazekit.app.page`; the script handed to Streamlit is ``gazekit/app/script/streamlit_app.py``
+(alone in its folder, because Streamlit puts the script's folder on ``sys.path`` and gazekit's own
+``types.py``/``io.py`` must not shadow the standard library), found next to this file, so the command works
+the same from a source checkout and from an installed wheel. It listens on loopback by default; pass ``--address 0.0.0.0`` to serve
 other machines (the viewer has no authentication).
 """
 
@@ -16,12 +17,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gazekit.app.limits import MAX_UPLOAD_BYTES
+from gazekit.errors import ConfigError
+
 __all__ = ["add_arguments", "app_path", "build_command", "run"]
 
 
 def app_path() -> Path:
     """The Streamlit script of the viewer."""
-    return Path(__file__).resolve().parent / "app_script" / "streamlit_app.py"
+    return Path(__file__).resolve().parent / "script" / "streamlit_app.py"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,11 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_command(args: argparse.Namespace) -> list[str]:
     """The ``python -m streamlit run ...`` command line for ``args``."""
-    from gazekit.app_support import MAX_UPLOAD_BYTES
-
     if not 0 < args.port < 65536:
-        from gazekit.errors import ConfigError
-
         raise ConfigError(f"--port must lie in 1..65535, got {args.port}")
     upload_mb = args.max_upload_mb or max(1, MAX_UPLOAD_BYTES // 2**20)
     return [

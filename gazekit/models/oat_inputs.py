@@ -1,6 +1,6 @@
-"""Tensorisation and DataModules for OAT (object-level scanpaths).
+"""OAT's input encoding: object trials → encoder tokens, decoder inputs and labels (model-specific).
 
-A *trial* is one display (a :class:`~gazekit.types.Stimulus` with ``objects``), the search task, and
+A trial (:class:`gazekit.datasets.search_trials.Trial`) is one display with ``objects``, the search task and
 (for training/evaluation) one human scanpath whose fixations are mapped onto display objects.
 
 Tensorisation follows the release (``HKUST-NISL/oat_eccv24 @0c48c3e``, ``src/dataBuilders/data_builder.py``
@@ -24,40 +24,29 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
+import cv2
 import numpy as np
 import torch
 
-from gazekit.datasets.base import GazekitDataModule
+from gazekit.datasets.search_trials import Trial
 from gazekit.errors import ConfigError, DataFormatError
-from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task, object_index_for_box
+from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task, assign_fixations_to_objects, object_index_for_box
 
 __all__ = [
     "CROP_HW",
     "DisplayEncoding",
     "OATBatch",
     "OATTensorizer",
-    "Trial",
+    "crop_resize",
     "fixations_to_objects",
-    "ObjectTrialDataModule",
-    "OATSyntheticDataModule",
     "object_grid",
 ]
 
 #: crops are resized to 93 (wide) x 150 (tall) px RGB in [0, 1], as in the release's CNN input
 CROP_HW = (150, 93)
-
-
-@dataclass
-class Trial:
-    """One display + task (+ one human scanpath for training/evaluation)."""
-
-    stimulus: Stimulus
-    task: Task
-    scanpath: Scanpath | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------- geometry
@@ -95,7 +84,8 @@ def _centres_sizes(objs: Sequence[ObjectBox]) -> tuple[np.ndarray, np.ndarray]:
 
 def fixations_to_objects(scanpath: Scanpath, stimulus: Stimulus) -> np.ndarray:
     """Object index per fixation: ``scanpath.objects`` where given and >= 0, else the object whose box
-    contains the fixation (smallest such box), else the nearest object centre (release rule for Amazon)."""
+    contains the fixation (smallest such box), else the nearest object centre (release rule for Amazon:
+    :func:`~gazekit.types.assign_fixations_to_objects` with ``rule="radius"``, no radius limit)."""
     n = len(scanpath)
     out = np.full(n, -1, dtype=np.int64)
     if scanpath.objects is not None:
@@ -107,24 +97,12 @@ def fixations_to_objects(scanpath: Scanpath, stimulus: Stimulus) -> np.ndarray:
             "display's objects (e.g. COCO-Search18 detections) or use a synthetic gallery display"
         )
     todo = np.nonzero((out < 0) | (out >= len(objs)))[0]
-    if len(todo):
-        centres, _ = _centres_sizes(objs)
-        areas = np.array([o.w * o.h for o in objs])
-        for i in todo:
-            x, y = scanpath.x[i], scanpath.y[i]
-            inside = np.array([bool(o.contains(x, y)) for o in objs])
-            if inside.any():
-                cand = np.nonzero(inside)[0]
-                out[i] = cand[np.argmin(areas[cand])]
-            else:
-                out[i] = int(np.argmin(((centres - (x, y)) ** 2).sum(1)))
+    out[todo] = assign_fixations_to_objects(scanpath.x[todo], scanpath.y[todo], objs, rule="radius")
     return out
 
 
 def crop_resize(image: np.ndarray, box: tuple[float, float, float, float], hw: tuple[int, int] = CROP_HW) -> np.ndarray:
     """Crop an ``(x, y, w, h)`` box (clipped to the image, at least 1 px) and resize to ``hw``: uint8 [3, H, W]."""
-    import cv2
-
     H, W = image.shape[:2]
     x, y, w, h = box
     x0 = int(np.clip(math.floor(x), 0, W - 1))
@@ -413,285 +391,3 @@ class OATTensorizer:
                 offsets[b, : len(lab)] = torch.from_numpy(off)
             batch.labels, batch.offsets = labels, offsets
         return batch
-
-
-def collate_list(items: list) -> list:
-    """DataLoader collate that keeps trials as a list (the model tensorises them)."""
-    return list(items)
-
-
-# ============================================================================================ DataModules
-def _resolve(path: str | None) -> str | None:
-    """A data path as given, or relative to the repository root (configs name ``../shared/data/...``)."""
-    if path is None:
-        return None
-    from pathlib import Path
-
-    p = Path(path).expanduser()
-    if p.exists() or p.is_absolute():
-        return str(p)
-    alt = Path(__file__).resolve().parents[2] / p
-    return str(alt) if alt.exists() else str(p)
-
-
-def _split_groups(groups: Sequence[str], n_folds: int, fold: int, val_fraction: float, seed: int):
-    """Cross-validation by group: (train, val, test) index lists. ``fold`` selects the test fold; val is a
-    seeded ``val_fraction`` of the remaining groups (used for early stopping). ``n_folds <= 1``: no test."""
-    uniq = sorted(set(groups))
-    rng = np.random.default_rng([int(seed), 0x0A7])
-    order = [uniq[i] for i in rng.permutation(len(uniq))]
-    if n_folds > 1:
-        if not 0 <= fold < n_folds:
-            raise ConfigError(f"fold must lie in [0, {n_folds}), got {fold}")
-        test = set(order[fold::n_folds])
-    else:
-        test = set()
-    rest = [g for g in order if g not in test]
-    n_val = max(1, int(round(val_fraction * len(rest)))) if val_fraction > 0 and len(rest) > 1 else 0
-    val = set(rest[:n_val])
-    idx = {"train": [], "val": [], "test": []}
-    for i, g in enumerate(groups):
-        idx["test" if g in test else "val" if g in val else "train"].append(i)
-    return idx["train"], idx["val"], idx["test"]
-
-
-class DisplayGroupedSampler(torch.utils.data.Sampler):
-    """Shuffles displays (seeded, new order each epoch), then yields each display's trials together, so a
-    batch holds few distinct displays and the crop CNN runs once per display instead of once per trial."""
-
-    def __init__(self, trials: Sequence[Trial], seed: int = 0) -> None:
-        self.groups: dict[int, list[int]] = {}
-        for i, t in enumerate(trials):
-            self.groups.setdefault(id(t.stimulus), []).append(i)
-        self.seed, self.epoch = int(seed), 0
-
-    def __len__(self) -> int:
-        return sum(len(g) for g in self.groups.values())
-
-    def __iter__(self):
-        rng = np.random.default_rng([self.seed, self.epoch])
-        self.epoch += 1
-        groups = list(self.groups.values())
-        for gi in rng.permutation(len(groups)):
-            g = groups[gi]
-            yield from (g[j] for j in rng.permutation(len(g)))
-
-
-class _TrialDataModule:
-    """Shared loaders over lists of :class:`Trial` (batches stay lists; the model tensorises them)."""
-
-    train_trials: list[Trial]
-    val_trials: list[Trial]
-    test_trials: list[Trial]
-    group_by_display: bool = False
-
-    def split_dataset(self, split: str) -> list[Trial]:
-        if split == "test":
-            return self.test_trials or self.val_trials
-        return {"train": self.train_trials, "val": self.val_trials}[split]
-
-    def _loader(self, split: str, shuffle: bool):
-        from torch.utils.data import DataLoader
-
-        trials = self.split_dataset(split)
-        g = torch.Generator().manual_seed(int(self.seed))
-        grouped = shuffle and self.group_by_display
-        return DataLoader(
-            trials,  # type: ignore[arg-type]
-            batch_size=self.batch_size,
-            shuffle=shuffle and not grouped,
-            sampler=DisplayGroupedSampler(trials, self.seed) if grouped else None,
-            num_workers=0,  # tensorisation is cached in the model; workers would not share the cache
-            collate_fn=collate_list,
-            generator=g if shuffle and not grouped else None,
-        )
-
-
-def _task_of(stimulus: Stimulus) -> Task:
-    t = stimulus.target
-    if t is None:
-        raise DataFormatError(f"stimulus {stimulus.name!r} has no target; OAT models search")
-    return Task("search", t)
-
-
-class OATSyntheticDataModule(_TrialDataModule, GazekitDataModule):
-    """The synthetic search world (``gazekit.datasets.synthetic.search.build_world``) as OAT trials.
-
-    Args:
-        n_displays, n_subjects, world_seed: the world (a pure function of these).
-        max_objects: cap on objects per display (None = the world's default, 6-84).
-        layouts: world layouts (grid and/or free).
-        val_fraction, test_fraction: display-level splits (seeded by ``seed``).
-        group_by_display: training batches take whole displays (all their subjects' trials) so the crop
-            CNN runs once per display per batch (:class:`DisplayGroupedSampler`).
-        batch_size, num_workers, seed: as :class:`GazekitDataModule`.
-    """
-
-    def __init__(
-        self,
-        n_displays: int = 400,
-        n_subjects: int = 10,
-        world_seed: int = 0,
-        max_objects: int | None = None,
-        layouts: list[str] | None = None,
-        val_fraction: float = 0.1,
-        test_fraction: float = 0.1,
-        group_by_display: bool = True,
-        batch_size: int = 20,
-        num_workers: int | None = 0,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
-        self.save_hyperparameters()
-        self.group_by_display = group_by_display
-        self.n_displays, self.n_subjects, self.world_seed = n_displays, n_subjects, world_seed
-        self.max_objects, self.layouts = max_objects, layouts
-        self.val_fraction, self.test_fraction = val_fraction, test_fraction
-        self.world = None
-        self.train_trials, self.val_trials, self.test_trials = [], [], []
-
-    def build_world(self):
-        from gazekit.datasets.synthetic.search import SearchWorldConfig, build_world
-
-        kw: dict[str, Any] = {}
-        if self.max_objects is not None:
-            kw["max_objects"] = int(self.max_objects)
-        if self.layouts:
-            kw["layouts"] = tuple(self.layouts)
-        cfg = SearchWorldConfig(**kw) if kw else None
-        return build_world(self.n_displays, self.n_subjects, self.world_seed, config=cfg)
-
-    def setup(self, stage: str | None = None) -> None:
-        if self.world is not None:
-            return
-        self.world = self.build_world()
-        stims = self.world.stimuli
-        names = [s.name for s in stims]
-        rng = np.random.default_rng([int(self.seed), 0x5EA])
-        order = rng.permutation(len(names))
-        n_test = int(round(self.test_fraction * len(names)))
-        n_val = max(1, int(round(self.val_fraction * len(names))))
-        test = {names[i] for i in order[:n_test]}
-        val = {names[i] for i in order[n_test : n_test + n_val]}
-        by_name = {s.name: s for s in stims}
-        tasks = {n: _task_of(s) for n, s in by_name.items()}
-        for sp in self.world.scanpaths:
-            if sp.stimulus not in by_name or len(sp) == 0:
-                continue
-            tr = Trial(by_name[sp.stimulus], tasks[sp.stimulus], sp)
-            (
-                self.test_trials
-                if sp.stimulus in test
-                else self.val_trials
-                if sp.stimulus in val
-                else self.train_trials
-            ).append(tr)
-
-
-#: a stand-in appearance for Amazon covers (no cover images are available): see docs/models.md
-AMAZON_APPEARANCE_DIM = 16
-
-
-def amazon_standin_appearance(trials: Sequence[Any], dim: int = AMAZON_APPEARANCE_DIM) -> None:
-    """Give every Amazon cover a fixed pseudo-random appearance vector (``attributes['appearance']``).
-
-    Distractor covers get a vector seeded by (collage, cell); the target cover gets the vector of its target
-    image name, and the target token reuses it: the target's crop and the target image are the same picture
-    in the release, so their CNN codes coincide. What the stand-in lacks is visual similarity between
-    distractors and the target."""
-    import zlib
-
-    def vec(key: str) -> list[float]:
-        r = np.random.default_rng(zlib.crc32(key.encode()))
-        v = r.standard_normal(dim)
-        return (v / np.linalg.norm(v)).astype(np.float32).tolist()
-
-    seen: set[int] = set()
-    for t in trials:
-        st = t.stimulus
-        if id(st) in seen:
-            continue
-        seen.add(id(st))
-        ti = st.meta.get("target_index")
-        for i, o in enumerate(st.objects):
-            key = (
-                str(st.meta.get("target_image", st.target.category if st.target else ""))
-                if i == ti
-                else f"{st.name}/{i}"
-            )
-            o.attributes["appearance"] = vec(key)
-
-
-class ObjectTrialDataModule(_TrialDataModule, GazekitDataModule):
-    """Object-level trials from real data, cross-validated by image.
-
-    Args:
-        source: ``coco_search18`` (fixations JSON + YOLO detections; appearance = category one-hot + box +
-            confidence) or ``amazon`` (STI ``Amazon.json`` on the 6x14 grid; stand-in appearance vectors).
-        fixations: COCO-Search18 fixation JSON, or Amazon.json.
-        detections: COCO-Search18 detections folder.
-        radius: fixation -> object radius (px) of the loader (background fixations later go to the nearest
-            object, as OAT does).
-        split_by: ``image`` (cross-validation by image/collage) or ``image_task`` (by image-target pair).
-        n_folds, fold: the held-out test fold (``n_folds <= 1``: no test split).
-        val_fraction: share of the remaining images used for validation (early stopping).
-        max_trials: keep at most this many trials (for quick runs; None = all).
-    """
-
-    def __init__(
-        self,
-        source: Literal["coco_search18", "amazon"] = "coco_search18",
-        fixations: str = "../shared/data/coco_search18/coco_search18_fixations_TP_validation_split1.json",
-        detections: str | None = "../shared/data/coco_search18/detections",
-        radius: float = 50.0,
-        split_by: Literal["image", "image_task"] = "image",
-        n_folds: int = 5,
-        fold: int = 0,
-        val_fraction: float = 0.15,
-        max_trials: int | None = None,
-        batch_size: int = 20,
-        num_workers: int | None = 0,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
-        self.save_hyperparameters()
-        self.source, self.fixations, self.detections = source, fixations, detections
-        self.radius, self.split_by = radius, split_by
-        self.n_folds, self.fold, self.val_fraction, self.max_trials = n_folds, fold, val_fraction, max_trials
-        self.trials: list[Trial] | None = None
-        self.train_trials, self.val_trials, self.test_trials = [], [], []
-
-    def load_trials(self) -> list[Trial]:
-        from gazekit.datasets import object_level as ol
-
-        if self.source == "coco_search18":
-            raw = ol.coco_search18_object_trials(_resolve(self.fixations), _resolve(self.detections), self.radius)
-        elif self.source == "amazon":
-            raw = ol.amazon_object_trials(_resolve(self.fixations))
-            amazon_standin_appearance(raw)
-        else:
-            raise ConfigError(f"source must be 'coco_search18' or 'amazon', got {self.source!r}")
-        tasks: dict[int, Task] = {}
-        out = []
-        for r in raw:
-            st = r.stimulus
-            if st.target is None or len(r.scanpath) == 0:
-                continue
-            task = tasks.setdefault(id(st), Task("search", st.target))
-            out.append(Trial(st, task, r.scanpath))
-        if self.max_trials is not None:
-            out = out[: self.max_trials]
-        return out
-
-    def setup(self, stage: str | None = None) -> None:
-        if self.trials is not None:
-            return
-        self.trials = self.load_trials()
-        if self.split_by == "image":
-            groups = [t.stimulus.name for t in self.trials]
-        else:
-            groups = [f"{t.stimulus.name}|{t.task.name}" for t in self.trials]
-        tr, va, te = _split_groups(groups, self.n_folds, self.fold, self.val_fraction, self.seed)
-        self.train_trials = [self.trials[i] for i in tr]
-        self.val_trials = [self.trials[i] for i in va]
-        self.test_trials = [self.trials[i] for i in te]

@@ -1,6 +1,8 @@
 """The gazekit viewer page (Streamlit). Start it with ``gazekit app`` or ``streamlit run app/streamlit_app.py``.
 
-A thin page: every decision about images, models, humans and scores lives in :mod:`gazekit.app_support`.
+A thin page: every decision lives in the package's modules by concern (:mod:`~gazekit.app.inputs`,
+:mod:`~gazekit.app.prediction`, :mod:`~gazekit.app.overlays`, :mod:`~gazekit.app.humans`,
+:mod:`~gazekit.app.downloads`).
 This file only lays out widgets, caches (models per ``(name, weights, device)``, results per image hash) and
 turns errors into messages, so one bad input never breaks the rest of the page.
 """
@@ -16,7 +18,30 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from gazekit import app_support as sup
+from gazekit.app.downloads import gaze_json, png_bytes, predictions_csv, predictions_json
+from gazekit.app.humans import default_metrics, match_humans, metric_names, parse_humans, score
+from gazekit.app.inputs import (
+    ImageInput,
+    TaskSpec,
+    gallery_humans,
+    gallery_images,
+    gallery_world,
+    image_from_upload,
+    validate_box,
+)
+from gazekit.app.limits import IMAGE_TYPES, MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
+from gazekit.app.overlays import render_gaze_overlay, render_overlay, render_samples
+from gazekit.app.prediction import (
+    ModelRow,
+    detect_heads,
+    devices,
+    load_model,
+    model_rows,
+    predict_gaze_maps,
+    predict_scanpaths,
+    validate_head_box,
+    weights_hint,
+)
 from gazekit.errors import GazekitError
 
 TASKS = {"search": "Visual search", "freeview": "Free viewing", "gaze": "Gaze following"}
@@ -34,28 +59,28 @@ DEFAULT_MODELS = {
 @st.cache_resource(show_spinner=False, max_entries=8)
 def cached_model(name: str, weights: str | None, device: str) -> Any:
     """One model instance per (name, weights, device), shared by all sessions; used read-only."""
-    return sup.load_model(name, weights, device)
+    return load_model(name, weights, device)
 
 
 @st.cache_resource(show_spinner=False)
-def cached_model_rows(task: str) -> list[sup.ModelRow]:
+def cached_model_rows(task: str) -> list[ModelRow]:
     """Registry rows serving ``task`` ("" = all); availability imports each model's module once."""
-    return sup.model_rows(task or None)
+    return model_rows(task or None)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def cached_image(digest: str, name: str, _data: bytes) -> sup.ImageInput:
+def cached_image(digest: str, name: str, _data: bytes) -> ImageInput:
     """Decoded uploads, shared and never modified (decoding a big JPEG on every rerun is wasted time)."""
-    img = sup.image_from_upload(_data, name)
+    img = image_from_upload(_data, name)
     img.image.setflags(write=False)
     img.work.setflags(write=False)
     return img
 
 
 @st.cache_resource(show_spinner=False)
-def cached_gallery() -> tuple[Any, list[sup.ImageInput]]:
-    world = sup.gallery_world()
-    return world, sup.gallery_images(world)
+def cached_gallery() -> tuple[Any, list[ImageInput]]:
+    world = gallery_world()
+    return world, gallery_images(world)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -68,29 +93,29 @@ def cached_scanpaths(
     n: int,
     sample: bool,
     seed: int,
-    _img: sup.ImageInput,
-    _spec: sup.TaskSpec,
+    _img: ImageInput,
+    _spec: TaskSpec,
     _crop: np.ndarray | None,
 ) -> list:
     """Predicted scanpaths per image hash and settings."""
-    return sup.predict_scanpaths(
+    return predict_scanpaths(
         cached_model(model, weights, device), _img, _spec, n=n, sample=sample, seed=seed, crop_image=_crop
     )
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def cached_gaze(digest: str, model: str, weights: str | None, device: str, boxes: tuple, _img: sup.ImageInput) -> list:
-    return sup.predict_gaze_maps(cached_model(model, weights, device), _img, list(boxes))
+def cached_gaze(digest: str, model: str, weights: str | None, device: str, boxes: tuple, _img: ImageInput) -> list:
+    return predict_gaze_maps(cached_model(model, weights, device), _img, list(boxes))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def cached_heads(digest: str, _img: sup.ImageInput) -> list:
-    return sup.detect_heads(_img)
+def cached_heads(digest: str, _img: ImageInput) -> list:
+    return detect_heads(_img)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def cached_humans(digest: str, name: str, _data: bytes) -> list:
-    return sup.parse_humans(_data, name)
+    return parse_humans(_data, name)
 
 
 def _sha(data: bytes) -> str:
@@ -111,14 +136,10 @@ def guard(what: str) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------------------------- inputs
-def image_inputs() -> list[sup.ImageInput]:
+def image_inputs() -> list[ImageInput]:
     """The images to work on: valid uploads, or the chosen gallery stimulus. Bad files are reported."""
     source = st.session_state.get("source", "Upload")
     if source == "Gallery":
-        reason = sup.missing("gallery")
-        if reason:
-            st.warning(f"The gallery is not available: {reason}")
-            return []
         try:
             _, imgs = cached_gallery()
         except Exception as e:  # noqa: BLE001
@@ -128,8 +149,8 @@ def image_inputs() -> list[sup.ImageInput]:
         i = st.selectbox("Gallery stimulus", range(len(imgs)), format_func=lambda k: names[k], key="gallery_choice")
         return [imgs[i or 0]]
     files = st.file_uploader(
-        f"Images ({', '.join(t.upper() for t in sup.IMAGE_TYPES if t != 'jpeg')}; "
-        f"up to {sup.MAX_UPLOAD_BYTES // 2**20} MB and {sup.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels each)",
+        f"Images ({', '.join(t.upper() for t in IMAGE_TYPES if t != 'jpeg')}; "
+        f"up to {MAX_UPLOAD_BYTES // 2**20} MB and {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels each)",
         accept_multiple_files=True,
         key="uploads",
     )
@@ -143,7 +164,7 @@ def image_inputs() -> list[sup.ImageInput]:
     return out
 
 
-def choose_image(images: list[sup.ImageInput]) -> sup.ImageInput:
+def choose_image(images: list[ImageInput]) -> ImageInput:
     if len(images) == 1:
         return images[0]
     i = st.selectbox(
@@ -167,7 +188,7 @@ def model_picker(task: str) -> tuple[str | None, str | None, str]:
     weights = None
     if row.trainable:
         weights = st.text_input("Weights (checkpoint path; empty = default search)", key="weights") or None
-    devs = sup.devices()
+    devs = devices()
     device = st.selectbox("Device", devs, key="device") if len(devs) > 1 else devs[0]
     if not row.available:
         st.warning(f"Not available. {row.how_to_get}")
@@ -176,7 +197,7 @@ def model_picker(task: str) -> tuple[str | None, str | None, str]:
         with st.spinner(f"Loading {name}…"):
             cached_model(name, weights, device)
     except GazekitError as e:
-        st.warning(f"`{name}` cannot predict yet. {sup.weights_hint(e)}\n\n{row.how_to_get}")
+        st.warning(f"`{name}` cannot predict yet. {weights_hint(e)}\n\n{row.how_to_get}")
         return None, weights, device
     except Exception as e:  # noqa: BLE001
         st.error(f"`{name}` failed to load: {type(e).__name__}: {e}")
@@ -184,7 +205,7 @@ def model_picker(task: str) -> tuple[str | None, str | None, str]:
     return name, weights, device
 
 
-def _per_image_defaults(img: sup.ImageInput | None, defaults: dict[str, float]) -> None:
+def _per_image_defaults(img: ImageInput | None, defaults: dict[str, float]) -> None:
     """Reset typed coordinates to defaults for a newly shown image (they are pixels of one image)."""
     tag = "_coords_for_" + next(iter(defaults))
     digest = img.digest if img is not None else None
@@ -195,7 +216,7 @@ def _per_image_defaults(img: sup.ImageInput | None, defaults: dict[str, float]) 
     st.session_state[tag] = digest
 
 
-def search_target(img: sup.ImageInput | None) -> tuple[sup.TaskSpec, np.ndarray | None]:
+def search_target(img: ImageInput | None) -> tuple[TaskSpec, np.ndarray | None]:
     """Sidebar target inputs for visual search."""
     mode = st.radio(
         "Target given by", list(TARGET_MODES), format_func=TARGET_MODES.get, key="target_mode", horizontal=True
@@ -218,7 +239,7 @@ def search_target(img: sup.ImageInput | None) -> tuple[sup.TaskSpec, np.ndarray 
         box = (bx, by, bw, bh)
         if img is not None:
             try:
-                box = sup.validate_box(box, img)
+                box = validate_box(box, img)
             except GazekitError as e:
                 st.error(str(e))
                 box = None
@@ -232,18 +253,15 @@ def search_target(img: sup.ImageInput | None) -> tuple[sup.TaskSpec, np.ndarray 
                 st.image(crop_img, caption="target", width=96)
             except GazekitError as e:
                 st.error(f"Cannot use the target image: {e}")
-    return sup.TaskSpec("search", category, box, crop_digest), crop_img
+    return TaskSpec("search", category, box, crop_digest), crop_img
 
 
-def head_boxes(img: sup.ImageInput | None) -> tuple[tuple[float, float, float, float], ...]:
+def head_boxes(img: ImageInput | None) -> tuple[tuple[float, float, float, float], ...]:
     """Sidebar head-box inputs for gaze following (typed or detected)."""
     mode = st.radio("Head", list(HEAD_MODES), format_func=HEAD_MODES.get, key="head_mode", horizontal=True)
     if img is None:
         return ()
     if mode == "detect":
-        if sup.missing("heads"):
-            st.warning(f"Head detection is not available: {sup.missing('heads')}")
-            return ()
         try:
             boxes = cached_heads(img.digest, img)
         except GazekitError as e:
@@ -259,7 +277,7 @@ def head_boxes(img: sup.ImageInput | None) -> tuple[tuple[float, float, float, f
     x2 = c1.number_input("x2", step=1.0, key="head_x2")
     y2 = c2.number_input("y2", step=1.0, key="head_y2")
     try:
-        return (sup.validate_head_box((x1, y1, x2, y2), img),)
+        return (validate_head_box((x1, y1, x2, y2), img),)
     except GazekitError as e:
         st.error(str(e))
         return ()
@@ -267,7 +285,7 @@ def head_boxes(img: sup.ImageInput | None) -> tuple[tuple[float, float, float, f
 
 # --------------------------------------------------------------------------------------------- outputs
 def predict_all(
-    images: list[sup.ImageInput], model: tuple[str, str | None, str], spec: sup.TaskSpec, crop: np.ndarray | None
+    images: list[ImageInput], model: tuple[str, str | None, str], spec: TaskSpec, crop: np.ndarray | None
 ) -> dict[str, list]:
     """Scanpaths for every image (cached per image hash), with a progress bar; failures reported per image."""
     name, weights, device = model
@@ -293,13 +311,13 @@ def predict_all(
     return out
 
 
-def human_scanpaths(img: sup.ImageInput, task_label: str | None) -> list:
+def human_scanpaths(img: ImageInput, task_label: str | None) -> list:
     """Human scanpaths for ``img``: the gallery's recordings or an upload (errors shown)."""
     humans: list = []
-    gallery = st.session_state.get("source") == "Gallery" and not sup.missing("gallery")
+    gallery = st.session_state.get("source") == "Gallery"
     if gallery and st.checkbox("Use the gallery's recorded scanpaths", value=True, key="gallery_humans"):
         world, _ = cached_gallery()
-        humans = sup.gallery_humans(world, img.name)
+        humans = gallery_humans(world, img.name)
     f = st.file_uploader(
         "Human scanpaths for this image (gazekit CSV or COCO-Search18 JSON)", key="humans", help=_CSV_HELP
     )
@@ -313,7 +331,7 @@ def human_scanpaths(img: sup.ImageInput, task_label: str | None) -> list:
     if not humans:
         return []
     try:
-        match = sup.match_humans(humans, img, task_label)
+        match = match_humans(humans, img, task_label)
     except GazekitError as e:
         st.error(str(e))
         return []
@@ -329,7 +347,7 @@ _CSV_HELP = (
 )
 
 
-def scanpath_results(img: sup.ImageInput, preds: list, spec: sup.TaskSpec, crop: np.ndarray | None) -> None:
+def scanpath_results(img: ImageInput, preds: list, spec: TaskSpec, crop: np.ndarray | None) -> None:
     """Overlay, stepping, samples, humans, scores and downloads for one image's predicted scanpaths.
 
     Left column: the prediction (overlay, fixation slider, play, samples). Right column: human data, the
@@ -358,17 +376,17 @@ def scanpath_results(img: sup.ImageInput, preds: list, spec: sup.TaskSpec, crop:
         placeholder = st.empty()
         overlay = None
         with guard("Overlay"):
-            overlay = sup.render_overlay(img, sp, humans=humans, target=target, upto=upto, heatmap_of=heat)
+            overlay = render_overlay(img, sp, humans=humans, target=target, upto=upto, heatmap_of=heat)
             placeholder.image(overlay, caption=_caption(img, sp, upto, humans), width="stretch", output_format="PNG")
             if longest > 1 and st.button("▶ Play fixations", key="play"):
                 for k in range(1, longest + 1):
-                    frame = sup.render_overlay(img, sp, humans=humans, target=target, upto=k, heatmap_of=heat)
+                    frame = render_overlay(img, sp, humans=humans, target=target, upto=k, heatmap_of=heat)
                     placeholder.image(frame, caption=_caption(img, sp, k, humans), width="stretch", output_format="PNG")
                     time.sleep(0.35)
         if len(preds) > 1:
             with guard("Samples"):
                 st.image(
-                    sup.render_samples(img, preds, target),
+                    render_samples(img, preds, target),
                     caption="sampled scanpaths side by side",
                     output_format="PNG",
                 )
@@ -384,38 +402,35 @@ def scanpath_results(img: sup.ImageInput, preds: list, spec: sup.TaskSpec, crop:
 
     with right:
         if humans:
-            names = sup.metric_names()
-            if not names:
-                st.warning(f"Scoring is not available: {sup.missing('metrics') or 'no scanpath metrics registered'}")
-            else:
-                metrics = st.multiselect("Metrics", names, default=sup.default_metrics(names), key="metrics")
-                with guard("Scoring"), st.spinner("Scoring…"):
-                    rows = [r.as_dict() for r in sup.score(preds, humans, metrics)]
-                    if not any(r["note"] for r in rows):
-                        rows = [{k: v for k, v in r.items() if k != "note"} for r in rows]
-                    st.table(rows)
-                    if len({h.subject for h in humans}) < 2:
-                        st.caption("The human-consistency ceiling needs scanpaths from at least two subjects.")
+            names = metric_names()
+            metrics = st.multiselect("Metrics", names, default=default_metrics(names), key="metrics")
+            with guard("Scoring"), st.spinner("Scoring…"):
+                rows = [r.as_dict() for r in score(preds, humans, metrics)]
+                if not any(r["note"] for r in rows):
+                    rows = [{k: v for k, v in r.items() if k != "note"} for r in rows]
+                st.table(rows)
+                if len({h.subject for h in humans}) < 2:
+                    st.caption("The human-consistency ceiling needs scanpaths from at least two subjects.")
         st.subheader("Download")
         stem = img.name.rsplit(".", 1)[0]
         with guard("Downloads"):
             st.download_button(
-                "Predictions (CSV)", sup.predictions_csv(preds), f"{stem}_scanpaths.csv", "text/csv", key="dl_csv"
+                "Predictions (CSV)", predictions_csv(preds), f"{stem}_scanpaths.csv", "text/csv", key="dl_csv"
             )
             st.download_button(
                 "Predictions (JSON)",
-                sup.predictions_json(preds),
+                predictions_json(preds),
                 f"{stem}_scanpaths.json",
                 "application/json",
                 key="dl_json",
             )
             if overlay is not None:
                 st.download_button(
-                    "Overlay (PNG)", sup.png_bytes(overlay), f"{stem}_overlay.png", "image/png", key="dl_png"
+                    "Overlay (PNG)", png_bytes(overlay), f"{stem}_overlay.png", "image/png", key="dl_png"
                 )
 
 
-def _status(r: sup.ModelRow) -> str:
+def _status(r: ModelRow) -> str:
     if not r.available:
         return "not installed"
     if r.needs_weights:
@@ -423,7 +438,7 @@ def _status(r: sup.ModelRow) -> str:
     return "ready (synthetic-data weights)" if r.trainable else "ready"
 
 
-def _caption(img: sup.ImageInput, sp: Any, upto: int, humans: list) -> str:
+def _caption(img: ImageInput, sp: Any, upto: int, humans: list) -> str:
     scale = f", shown at {img.work.shape[1]}x{img.work.shape[0]}" if img.downscaled else ""
     who = f"; {len(humans)} human scanpath(s) in other colours" if humans else ""
     return (
@@ -432,26 +447,26 @@ def _caption(img: sup.ImageInput, sp: Any, upto: int, humans: list) -> str:
     )
 
 
-def all_downloads(images: list[sup.ImageInput], results: dict[str, list]) -> None:
+def all_downloads(images: list[ImageInput], results: dict[str, list]) -> None:
     preds = [sp for im in images for sp in results.get(im.digest, [])]
     if len(images) > 1 and preds:
         st.download_button(
             f"Predictions for all {len(images)} images (CSV)",
-            sup.predictions_csv(preds),
+            predictions_csv(preds),
             "gazekit_scanpaths.csv",
             "text/csv",
             key="dl_all_csv",
         )
 
 
-def gaze_results(img: sup.ImageInput, model: tuple[str, str | None, str], boxes: tuple) -> None:
+def gaze_results(img: ImageInput, model: tuple[str, str | None, str], boxes: tuple) -> None:
     name, weights, device = model
     if not boxes:
         st.info("Give a head box (or detect heads) to predict where the person looks.")
         return
     with guard("Gaze prediction"), st.spinner(f"Predicting with {name}…"):
         maps = cached_gaze(img.digest, name, weights, device, boxes, img)
-        overlay = sup.render_gaze_overlay(img, maps)
+        overlay = render_gaze_overlay(img, maps)
         st.image(overlay, caption=f"{img.name}: gaze of {len(maps)} person(s)", width="content", output_format="PNG")
         st.table(
             [
@@ -465,10 +480,8 @@ def gaze_results(img: sup.ImageInput, model: tuple[str, str | None, str], boxes:
         )
         stem = img.name.rsplit(".", 1)[0]
         c1, c2 = st.columns(2)
-        c1.download_button(
-            "Gaze (JSON)", sup.gaze_json(img, maps), f"{stem}_gaze.json", "application/json", key="dl_gaze"
-        )
-        c2.download_button("Overlay (PNG)", sup.png_bytes(overlay), f"{stem}_gaze.png", "image/png", key="dl_png")
+        c1.download_button("Gaze (JSON)", gaze_json(img, maps), f"{stem}_gaze.json", "application/json", key="dl_gaze")
+        c2.download_button("Overlay (PNG)", png_bytes(overlay), f"{stem}_gaze.png", "image/png", key="dl_png")
 
 
 # --------------------------------------------------------------------------------------------- page
@@ -476,9 +489,6 @@ def main() -> None:
     st.set_page_config(page_title="gazekit viewer", layout="wide")
     st.title("gazekit viewer")
     st.caption("Predict where people look, overlay the fixations, compare with human scanpaths and score.")
-    for key in ("viz",):
-        if sup.missing(key):
-            st.warning(f"Overlays are not available: {sup.missing(key)}")
 
     with st.sidebar:
         st.header("Setup")
@@ -491,7 +501,7 @@ def main() -> None:
     with st.sidebar:
         model = model_picker(task)
         st.header("Target" if task == "search" else ("Head" if task == "gaze" else "Options"))
-        spec, crop = sup.TaskSpec(task), None
+        spec, crop = TaskSpec(task), None
         boxes: tuple = ()
         if task == "search":
             spec, crop = search_target(img)

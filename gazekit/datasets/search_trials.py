@@ -1,0 +1,304 @@
+"""Object-level search trials and their DataModules (the data family OAT trains on).
+
+A *trial* is one display (a :class:`~gazekit.types.Stimulus` with ``objects``), the search task, and (for
+training/evaluation) one human scanpath. Batches stay lists of :class:`Trial`: the model tensorises them
+(OAT: :class:`gazekit.models.oat_inputs.OATTensorizer`, which caches per-display encodings).
+
+* :class:`OATSyntheticDataModule`: the synthetic search world (``gazekit.datasets.synthetic.search``),
+  split by display.
+* :class:`ObjectTrialDataModule`: COCO-Search18 (fixations + detections) or Amazon covers
+  (``gazekit.datasets.object_level``), cross-validated by image.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from gazekit.datasets import object_level as ol
+from gazekit.datasets.base import GazekitDataModule
+from gazekit.datasets.splits import split_groups
+from gazekit.datasets.synthetic.search import SearchWorldConfig, build_world
+from gazekit.errors import ConfigError, DataFormatError
+from gazekit.types import Scanpath, Stimulus, Task
+
+__all__ = [
+    "AMAZON_APPEARANCE_DIM",
+    "DisplayGroupedSampler",
+    "OATSyntheticDataModule",
+    "ObjectTrialDataModule",
+    "Trial",
+    "amazon_standin_appearance",
+    "collate_list",
+    "resolve_data_path",
+]
+
+
+@dataclass
+class Trial:
+    """One display + task (+ one human scanpath for training/evaluation)."""
+
+    stimulus: Stimulus
+    task: Task
+    scanpath: Scanpath | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def collate_list(items: list) -> list:
+    """DataLoader collate that keeps trials as a list (the model tensorises them)."""
+    return list(items)
+
+
+def resolve_data_path(path: str | None) -> str | None:
+    """A data path as given, or relative to the repository root (configs name ``../shared/data/...``)."""
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    if p.exists() or p.is_absolute():
+        return str(p)
+    alt = Path(__file__).resolve().parents[2] / p
+    return str(alt) if alt.exists() else str(p)
+
+
+class DisplayGroupedSampler(torch.utils.data.Sampler):
+    """Shuffles displays (seeded, new order each epoch), then yields each display's trials together, so a
+    batch holds few distinct displays and the crop CNN runs once per display instead of once per trial."""
+
+    def __init__(self, trials: Sequence[Trial], seed: int = 0) -> None:
+        self.groups: dict[int, list[int]] = {}
+        for i, t in enumerate(trials):
+            self.groups.setdefault(id(t.stimulus), []).append(i)
+        self.seed, self.epoch = int(seed), 0
+
+    def __len__(self) -> int:
+        return sum(len(g) for g in self.groups.values())
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
+        groups = list(self.groups.values())
+        for gi in rng.permutation(len(groups)):
+            g = groups[gi]
+            yield from (g[j] for j in rng.permutation(len(g)))
+
+
+class _TrialDataModule:
+    """Shared loaders over lists of :class:`Trial` (batches stay lists; the model tensorises them)."""
+
+    train_trials: list[Trial]
+    val_trials: list[Trial]
+    test_trials: list[Trial]
+    group_by_display: bool = False
+
+    def split_dataset(self, split: str) -> list[Trial]:
+        if split == "test":
+            return self.test_trials or self.val_trials
+        return {"train": self.train_trials, "val": self.val_trials}[split]
+
+    def _loader(self, split: str, shuffle: bool):
+        trials = self.split_dataset(split)
+        g = torch.Generator().manual_seed(int(self.seed))
+        grouped = shuffle and self.group_by_display
+        return DataLoader(
+            trials,  # type: ignore[arg-type]
+            batch_size=self.batch_size,
+            shuffle=shuffle and not grouped,
+            sampler=DisplayGroupedSampler(trials, self.seed) if grouped else None,
+            num_workers=0,  # tensorisation is cached in the model; workers would not share the cache
+            collate_fn=collate_list,
+            generator=g if shuffle and not grouped else None,
+        )
+
+
+def _task_of(stimulus: Stimulus) -> Task:
+    t = stimulus.target
+    if t is None:
+        raise DataFormatError(f"stimulus {stimulus.name!r} has no target; OAT models search")
+    return Task("search", t)
+
+
+class OATSyntheticDataModule(_TrialDataModule, GazekitDataModule):
+    """The synthetic search world (``gazekit.datasets.synthetic.search.build_world``) as OAT trials.
+
+    Args:
+        n_displays, n_subjects, world_seed: the world (a pure function of these).
+        max_objects: cap on objects per display (None = the world's default, 6-84).
+        layouts: world layouts (grid and/or free).
+        val_fraction, test_fraction: display-level splits (seeded by ``seed``).
+        group_by_display: training batches take whole displays (all their subjects' trials) so the crop
+            CNN runs once per display per batch (:class:`DisplayGroupedSampler`).
+        batch_size, num_workers, seed: as :class:`GazekitDataModule`.
+    """
+
+    def __init__(
+        self,
+        n_displays: int = 400,
+        n_subjects: int = 10,
+        world_seed: int = 0,
+        max_objects: int | None = None,
+        layouts: list[str] | None = None,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        group_by_display: bool = True,
+        batch_size: int = 20,
+        num_workers: int | None = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        self.save_hyperparameters()
+        self.group_by_display = group_by_display
+        self.n_displays, self.n_subjects, self.world_seed = n_displays, n_subjects, world_seed
+        self.max_objects, self.layouts = max_objects, layouts
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.world = None
+        self.train_trials, self.val_trials, self.test_trials = [], [], []
+
+    def build_world(self):
+        kw: dict[str, Any] = {}
+        if self.max_objects is not None:
+            kw["max_objects"] = int(self.max_objects)
+        if self.layouts:
+            kw["layouts"] = tuple(self.layouts)
+        cfg = SearchWorldConfig(**kw) if kw else None
+        return build_world(self.n_displays, self.n_subjects, self.world_seed, config=cfg)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.world is not None:
+            return
+        self.world = self.build_world()
+        stims = self.world.stimuli
+        names = [s.name for s in stims]
+        rng = np.random.default_rng([int(self.seed), 0x5EA])
+        order = rng.permutation(len(names))
+        n_test = int(round(self.test_fraction * len(names)))
+        n_val = max(1, int(round(self.val_fraction * len(names))))
+        test = {names[i] for i in order[:n_test]}
+        val = {names[i] for i in order[n_test : n_test + n_val]}
+        by_name = {s.name: s for s in stims}
+        tasks = {n: _task_of(s) for n, s in by_name.items()}
+        for sp in self.world.scanpaths:
+            if sp.stimulus not in by_name or len(sp) == 0:
+                continue
+            tr = Trial(by_name[sp.stimulus], tasks[sp.stimulus], sp)
+            (
+                self.test_trials
+                if sp.stimulus in test
+                else self.val_trials
+                if sp.stimulus in val
+                else self.train_trials
+            ).append(tr)
+
+
+#: a stand-in appearance for Amazon covers (no cover images are available): see docs/models.md
+AMAZON_APPEARANCE_DIM = 16
+
+
+def amazon_standin_appearance(trials: Sequence[Any], dim: int = AMAZON_APPEARANCE_DIM) -> None:
+    """Give every Amazon cover a fixed pseudo-random appearance vector (``attributes['appearance']``).
+
+    Distractor covers get a vector seeded by (collage, cell); the target cover gets the vector of its target
+    image name, and the target token reuses it: the target's crop and the target image are the same picture
+    in the release, so their CNN codes coincide. What the stand-in lacks is visual similarity between
+    distractors and the target."""
+
+    def vec(key: str) -> list[float]:
+        r = np.random.default_rng(zlib.crc32(key.encode()))
+        v = r.standard_normal(dim)
+        return (v / np.linalg.norm(v)).astype(np.float32).tolist()
+
+    seen: set[int] = set()
+    for t in trials:
+        st = t.stimulus
+        if id(st) in seen:
+            continue
+        seen.add(id(st))
+        ti = st.meta.get("target_index")
+        for i, o in enumerate(st.objects):
+            key = (
+                str(st.meta.get("target_image", st.target.category if st.target else ""))
+                if i == ti
+                else f"{st.name}/{i}"
+            )
+            o.attributes["appearance"] = vec(key)
+
+
+class ObjectTrialDataModule(_TrialDataModule, GazekitDataModule):
+    """Object-level trials from real data, cross-validated by image.
+
+    Args:
+        source: ``coco_search18`` (fixations JSON + YOLO detections; appearance = category one-hot + box +
+            confidence) or ``amazon`` (STI ``Amazon.json`` on the 6x14 grid; stand-in appearance vectors).
+        fixations: COCO-Search18 fixation JSON, or Amazon.json.
+        detections: COCO-Search18 detections folder.
+        radius: fixation -> object radius (px) of the loader (background fixations later go to the nearest
+            object, as OAT does).
+        split_by: ``image`` (cross-validation by image/collage) or ``image_task`` (by image-target pair).
+        n_folds, fold: the held-out test fold (``n_folds <= 1``: no test split).
+        val_fraction: share of the remaining images used for validation (early stopping).
+        max_trials: keep at most this many trials (for quick runs; None = all).
+    """
+
+    def __init__(
+        self,
+        source: Literal["coco_search18", "amazon"] = "coco_search18",
+        fixations: str = "../shared/data/coco_search18/coco_search18_fixations_TP_validation_split1.json",
+        detections: str | None = "../shared/data/coco_search18/detections",
+        radius: float = 50.0,
+        split_by: Literal["image", "image_task"] = "image",
+        n_folds: int = 5,
+        fold: int = 0,
+        val_fraction: float = 0.15,
+        max_trials: int | None = None,
+        batch_size: int = 20,
+        num_workers: int | None = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        self.save_hyperparameters()
+        self.source, self.fixations, self.detections = source, fixations, detections
+        self.radius, self.split_by = radius, split_by
+        self.n_folds, self.fold, self.val_fraction, self.max_trials = n_folds, fold, val_fraction, max_trials
+        self.trials: list[Trial] | None = None
+        self.train_trials, self.val_trials, self.test_trials = [], [], []
+
+    def load_trials(self) -> list[Trial]:
+        if self.source == "coco_search18":
+            raw = ol.coco_search18_object_trials(
+                resolve_data_path(self.fixations), resolve_data_path(self.detections), self.radius
+            )
+        elif self.source == "amazon":
+            raw = ol.amazon_object_trials(resolve_data_path(self.fixations))
+            amazon_standin_appearance(raw)
+        else:
+            raise ConfigError(f"source must be 'coco_search18' or 'amazon', got {self.source!r}")
+        tasks: dict[int, Task] = {}
+        out = []
+        for r in raw:
+            st = r.stimulus
+            if st.target is None or len(r.scanpath) == 0:
+                continue
+            task = tasks.setdefault(id(st), Task("search", st.target))
+            out.append(Trial(st, task, r.scanpath))
+        if self.max_trials is not None:
+            out = out[: self.max_trials]
+        return out
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.trials is not None:
+            return
+        self.trials = self.load_trials()
+        if self.split_by == "image":
+            groups = [t.stimulus.name for t in self.trials]
+        else:
+            groups = [f"{t.stimulus.name}|{t.task.name}" for t in self.trials]
+        tr, va, te = split_groups(groups, self.n_folds, self.fold, self.val_fraction, self.seed)
+        self.train_trials = [self.trials[i] for i in tr]
+        self.val_trials = [self.trials[i] for i in va]
+        self.test_trials = [self.trials[i] for i in te]
