@@ -23,6 +23,8 @@ __all__ = [
     "PALETTE",
     "draw_box",
     "draw_gaze",
+    "draw_people",
+    "person_color",
     "draw_scanpath",
     "draw_scanpaths",
     "draw_target",
@@ -302,6 +304,26 @@ def draw_gaze(
     cv2.line(img, hc, p, col, max(2, round(2 * s)), cv2.LINE_AA)
     cv2.circle(img, p, max(4, round(7 * s)), col, -1, cv2.LINE_AA)
     cv2.circle(img, p, max(4, round(7 * s)), (0, 0, 0), max(1, round(s)), cv2.LINE_AA)
+    return img
+
+
+def person_color(k: int) -> tuple[int, int, int]:
+    """The colour of person ``k`` (0-based, labelled ``#k``), the same in every overlay and table."""
+    return PALETTE[int(k) % len(PALETTE)]
+
+
+def draw_people(image: np.ndarray, gaze_maps: Sequence[GazeMap], selected: int | None = None) -> np.ndarray:
+    """Every person's gaze in their own colour (:func:`person_color`) and label ``#k``, with the heatmap of the
+    ``selected`` person only (one person: theirs), so stacked full-image heatmaps never darken the photo."""
+    if selected is not None and not 0 <= selected < len(gaze_maps):
+        raise DataFormatError(f"selected person {selected} is not among the {len(gaze_maps)} people")
+    if selected is None and len(gaze_maps) == 1:
+        selected = 0
+    img = _rgb(image)
+    if selected is not None and gaze_maps[selected].heatmap is not None:  # under every mark, tinting none
+        img = overlay_heatmap(img, gaze_maps[selected].heatmap, alpha=0.45)
+    for k, gm in enumerate(gaze_maps):
+        img = draw_gaze(img, gm, person_color(k), heatmap=False, label=f"#{k}")
     return img
 
 

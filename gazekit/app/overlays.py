@@ -81,9 +81,8 @@ def render_samples(img: ImageInput, scanpaths: Sequence[Scanpath], target: Targe
     return np.ascontiguousarray(viz.side_by_side(panels, labels))
 
 
-def render_gaze_overlay(img: ImageInput, gaze_maps: Sequence[GazeMap]) -> np.ndarray:
-    """The work-frame image with each gaze prediction drawn (heatmap, head box, line to the point)."""
-    canvas = img.work.copy()
-    for gm in gaze_maps:
-        canvas = viz.draw_gaze(canvas, map_gaze(gm, img.to_work))
+def render_gaze_overlay(img: ImageInput, gaze_maps: Sequence[GazeMap], selected: int | None = None) -> np.ndarray:
+    """The work-frame image with every person's gaze in their own colour and label ``#k`` (the table's), and
+    the heatmap of the ``selected`` person only (:func:`gazekit.viz.draw_people`)."""
+    canvas = viz.draw_people(img.work, [map_gaze(gm, img.to_work) for gm in gaze_maps], selected)
     return np.ascontiguousarray(canvas)

@@ -27,6 +27,7 @@ from gazekit.app.inputs import (
     gallery_images,
     gallery_world,
     image_from_upload,
+    objects_from_boxes_file,
     validate_box,
 )
 from gazekit.app.limits import IMAGE_TYPES, MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
@@ -41,8 +42,10 @@ from gazekit.app.prediction import (
     predict_scanpaths,
     validate_head_box,
     weights_hint,
+    weights_note,
 )
 from gazekit.errors import GazekitError
+from gazekit.viz import person_color
 
 TASKS = {"search": "Visual search", "freeview": "Free viewing", "gaze": "Gaze following"}
 TARGET_MODES = {"category": "Category", "box": "Box (typed)", "crop": "Target image"}
@@ -202,6 +205,10 @@ def model_picker(task: str) -> tuple[str | None, str | None, str]:
     except Exception as e:  # noqa: BLE001
         st.error(f"`{name}` failed to load: {type(e).__name__}: {e}")
         return None, weights, device
+    caption, warn = weights_note(cached_model(name, weights, device))
+    st.caption(caption)
+    if warn is not None and st.session_state.get("source", "Upload") == "Upload":
+        st.warning(warn)
     return name, weights, device
 
 
@@ -256,6 +263,42 @@ def search_target(img: ImageInput | None) -> tuple[TaskSpec, np.ndarray | None]:
     return TaskSpec("search", category, box, crop_digest), crop_img
 
 
+def objects_upload() -> tuple[bytes, str] | None:
+    """Sidebar upload of the objects on the images (object-level models such as OAT predict over them)."""
+    f = st.file_uploader(
+        "Objects on the image (boxes file: COCO-Search18 detections CSV `<task>.csv`)",
+        type=["csv", "txt"],
+        key="objects_file",
+        help=_BOXES_HELP,
+    )
+    if f is None:
+        st.caption("Object-level models (OAT) need the objects of an uploaded photo: give a boxes file.")
+        return None
+    return f.getvalue(), f.name
+
+
+_BOXES_HELP = (
+    "One row per image: its file name, then a Python-literal list of [class, confidence %, x_max, x_min, y_max, "
+    "y_min] in the 1680x1050 display's pixels (COCO-Search18's detections). The boxes are mapped into the image "
+    "as the display showed it (letterboxed)."
+)
+
+
+def with_objects(images: list[ImageInput], shown: ImageInput, upload: tuple[bytes, str]) -> list[ImageInput]:
+    """The images with the objects the boxes file lists for each; what went wrong is said for the shown one."""
+    out = []
+    for im in images:
+        try:
+            im, label = objects_from_boxes_file(upload[0], upload[1], im)
+            if im.digest == shown.digest:
+                st.info(label)
+        except GazekitError as e:
+            if im.digest == shown.digest:
+                st.error(f"Objects: {e}")
+        out.append(im)
+    return out
+
+
 def head_boxes(img: ImageInput | None) -> tuple[tuple[float, float, float, float], ...]:
     """Sidebar head-box inputs for gaze following (typed or detected)."""
     mode = st.radio("Head", list(HEAD_MODES), format_func=HEAD_MODES.get, key="head_mode", horizontal=True)
@@ -297,8 +340,10 @@ def predict_all(
     with st.spinner(f"Predicting with {name}…"):
         for i, img in enumerate(images):
             try:
+                # the objects (a boxes file) are part of the input: they key the cache with the image
+                key = f"{spec!r}|{_sha(repr(img.objects).encode())}"
                 out[img.digest] = cached_scanpaths(
-                    img.digest, name, weights, device, repr(spec), n, sample, seed, img, spec, crop
+                    img.digest, name, weights, device, key, n, sample, seed, img, spec, crop
                 )
             except GazekitError as e:
                 st.error(f"{img.name}: {e}")
@@ -435,7 +480,7 @@ def _status(r: ModelRow) -> str:
         return "not installed"
     if r.needs_weights:
         return "needs weights"
-    return "ready (synthetic-data weights)" if r.trainable else "ready"
+    return f"ready ({r.weights_kind} weights)" if r.trainable and r.weights_kind else "ready"
 
 
 def _caption(img: ImageInput, sp: Any, upto: int, humans: list) -> str:
@@ -466,16 +511,29 @@ def gaze_results(img: ImageInput, model: tuple[str, str | None, str], boxes: tup
         return
     with guard("Gaze prediction"), st.spinner(f"Predicting with {name}…"):
         maps = cached_gaze(img.digest, name, weights, device, boxes, img)
-        overlay = render_gaze_overlay(img, maps)
-        st.image(overlay, caption=f"{img.name}: gaze of {len(maps)} person(s)", width="content", output_format="PNG")
+        selected = 0
+        if len(maps) > 1:
+            # one heatmap at a time: several full-image heatmaps on top of each other hide the photo
+            selected = st.selectbox(
+                "Heatmap of", range(len(maps)), format_func=lambda k: f"person #{k}", key="gaze_person"
+            )
+        overlay = render_gaze_overlay(img, maps, selected)
+        st.image(
+            overlay,
+            caption=f"{img.name}: gaze of {len(maps)} person(s), each in their colour; heatmap of #{selected}",
+            width="content",
+            output_format="PNG",
+        )
         st.table(
             [
                 {
+                    "person": f"#{k}",
+                    "colour": "#{:02x}{:02x}{:02x}".format(*person_color(k)),
                     "head box": ", ".join(f"{v:.0f}" for v in m.head_box),
                     "gaze point": f"{m.point[0]:.0f}, {m.point[1]:.0f}",
                     "in frame": f"{m.inout:.2f}",
                 }
-                for m in maps
+                for k, m in enumerate(maps)
             ]
         )
         stem = img.name.rsplit(".", 1)[0]
@@ -503,8 +561,10 @@ def main() -> None:
         st.header("Target" if task == "search" else ("Head" if task == "gaze" else "Options"))
         spec, crop = TaskSpec(task), None
         boxes: tuple = ()
+        objects_file: tuple[bytes, str] | None = None
         if task == "search":
             spec, crop = search_target(img)
+            objects_file = objects_upload()
         elif task == "gaze":
             boxes = head_boxes(img)
         if task != "gaze":
@@ -515,7 +575,13 @@ def main() -> None:
         with st.expander("All registered models"):
             st.table(
                 [
-                    {"model": r.name, "kind": r.kind, "tasks": ", ".join(r.tasks), "status": _status(r)}
+                    {
+                        "model": r.name,
+                        "kind": r.kind,
+                        "tasks": ", ".join(r.tasks),
+                        "status": _status(r),
+                        "weights": r.weights or "none needed",
+                    }
                     for r in cached_model_rows("")
                 ]
             )
@@ -554,6 +620,9 @@ def main() -> None:
         # a typed box is in the pixels of the image shown; it means nothing on the others
         st.caption(f"A typed target box belongs to {img.name}: predicting for this image only.")
         targets = [img]
+    if objects_file is not None:
+        targets = with_objects(targets, img, objects_file)
+        img = next(t for t in targets if t.digest == img.digest)
     results = predict_all(targets, (name, weights, device), spec, crop)
     scanpath_results(img, results.get(img.digest, []), spec, crop)
     all_downloads(targets, results)
