@@ -1,7 +1,7 @@
 """Loader benchmark: reading a full-size COCO-Search18 train+val fixation JSON (about 45 MB).
 
 The full train+val files are not available here, so the benchmark synthesises one of that size from the real
-split1 validation records (``../shared/data/coco_search18``): records are repeated with new subject ids,
+split1 validation records (``$GAZEKIT_SAMPLE_DATA/coco_search18``): records are repeated with new subject ids,
 written with the same indentation as the official files, until the file reaches ``--mb`` megabytes. The
 goal (issue 4) is under 3 s on 2 cores for :func:`read_coco_search18_json`.
 
@@ -24,7 +24,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+if not os.environ.get("GAZEKIT_SAMPLE_DATA"):
+    raise SystemExit("set GAZEKIT_SAMPLE_DATA to the folder of real sample files (coco_search18/, gazefollow/, ...)")
+SHARED = Path(os.environ["GAZEKIT_SAMPLE_DATA"]).expanduser()
 sys.path.insert(0, str(ROOT))
 
 

@@ -53,12 +53,16 @@ def cli_main(args: Sequence[str] | None = None, run: bool = True):  # noqa: ANN2
     from gazekit.models.base import GazekitModule
 
     importlib.import_module("gazekit.lightning_registry")  # makes every model and DataModule importable by name
+    argv = list(args) if args is not None else sys.argv[1:]
+    if argv and argv[0] == "predict" and not any("PredictionWriter" in a for a in argv):
+        # predictions are written, never only returned: gazekit's writer unless the recipe names one
+        argv = [*argv, "--trainer.callbacks+=gazekit.writers.PredictionWriter"]
     return LightningCLI(
         GazekitModule,
         GazekitDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
-        args=list(args) if args is not None else None,
+        args=argv,
         run=run,
         save_config_kwargs={"overwrite": True},
         auto_configure_optimizers=False,

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from gazekit.atomic import atomic_write_text
+from gazekit.cliutil import bounded_float, bounded_int
 from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
 from gazekit.types import Scanpath, Stimulus, Target, Task
 
@@ -65,13 +66,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--n-displays",
-        type=int,
+        type=bounded_int(4, 100_000),
         help=f"displays in the world (default {FULL['n_displays']}; quick {QUICK['n_displays']})",
     )
-    parser.add_argument("--seed", type=int, default=1, help="world seed (default 1; OAT's recipe trains on seed 0)")
-    parser.add_argument("--test-fraction", type=float, help="share of displays held out for scoring (default 0.25)")
+    parser.add_argument(
+        "--seed",
+        type=bounded_int(0, 2**32 - 1),
+        default=1,
+        help="world seed (default 1; OAT's recipe trains on seed 0)",
+    )
+    parser.add_argument(
+        "--test-fraction", type=bounded_float(0.05, 0.95), help="share of displays held out for scoring (default 0.25)"
+    )
     parser.add_argument("--models", help="comma-separated model names (default: every available scanpath model)")
-    parser.add_argument("--overlays", type=int, help="number of overlay images (default 6; quick 2)")
+    parser.add_argument("--overlays", type=bounded_int(0, 1000), help="number of overlay images (default 6; quick 2)")
     parser.add_argument("--embed-images", action="store_true", help="embed overlays in report.html as base64")
 
 

@@ -45,6 +45,15 @@ class DataFormatError(GazekitError, ValueError):
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
 
+class FrameMissingError(DataFormatError):
+    """Scanpaths carry no coordinate frame (width/height) and the user gave none (``--human-frame WxH``)."""
+
+
+class DataMissingError(GazekitError, FileNotFoundError):
+    """A recipe's data location is not set or does not exist (the message names the option, the environment
+    variable and the download or manual step)."""
+
+
 class ConfigError(GazekitError, ValueError):
     """A model, data or CLI option has an invalid value."""
 

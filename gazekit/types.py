@@ -26,6 +26,7 @@ from gazekit.errors import DataFormatError
 from gazekit.imageio import read_image
 
 __all__ = [
+    "FRAME_SOURCE",
     "Frame",
     "FrameTransform",
     "GazeAnnotation",
@@ -46,6 +47,12 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------------------------- frames
+#: ``Scanpath.meta`` key telling where a scanpath's frame came from: ``format-default`` (a COCO-Search18 JSON
+#: record without width/height; the reader fills in the 1680x1050 display) or ``user`` (the frame the user
+#: named; :func:`gazekit.io.assign_frames`)
+FRAME_SOURCE = "frame_source"
+
+
 @dataclass(frozen=True)
 class Frame:
     """A rectangular coordinate frame in pixels (a display, an image, or a model input)."""

@@ -22,13 +22,16 @@ from gazekit.types import Frame, FrameTransform, GazeMap, Scanpath, Stimulus
 __all__ = [
     "PALETTE",
     "draw_box",
+    "draw_caption",
     "draw_gaze",
+    "draw_objects",
     "draw_people",
     "person_color",
     "draw_scanpath",
     "draw_scanpaths",
     "draw_target",
     "overlay_heatmap",
+    "person_color",
     "side_by_side",
 ]
 
@@ -359,3 +362,33 @@ def side_by_side(
             _text(out, str(labels[i]), (x + 4, band - max(4, band // 4)), fs, (0, 0, 0))
         x += im.shape[1] + gap
     return out
+
+
+def draw_objects(
+    image: np.ndarray, objects: Sequence, color: Sequence[int] = (200, 200, 200), *, labels: bool = True
+) -> np.ndarray:
+    """Thin boxes of display objects (``ObjectBox``), labelled with their category when it is not ``object``."""
+    img = _rgb(image)
+    col = _color(color)
+    s = _scale(img)
+    for o in objects:
+        x, y, w, h = (round(float(v)) for v in o.xywh)
+        cv2.rectangle(img, (x, y), (x + w, y + h), col, max(1, round(s)), cv2.LINE_AA)
+        if labels and o.category != "object":
+            _text(img, str(o.category), (x + 2, y + round(14 * s)), 0.4 * s, (0, 0, 0), background=col)
+    return img
+
+
+def draw_caption(image: np.ndarray, lines: Sequence[str]) -> np.ndarray:
+    """Write ``lines`` (e.g. where the objects came from, which weights) on a dark band at the image bottom."""
+    img = _rgb(image)
+    if not lines:
+        return img
+    s = _scale(img)
+    fs = 0.45 * s
+    step = round(20 * s)
+    y = img.shape[0] - step * len(lines) - round(4 * s)
+    for line in lines:
+        y += step
+        _text(img, str(line), (round(6 * s), y), fs, (255, 255, 255), background=(0, 0, 0))
+    return img

@@ -12,7 +12,7 @@ import numpy as np
 
 from gazekit.app.inputs import ImageInput
 from gazekit.errors import DataFormatError, GazekitError
-from gazekit.io import parse_scanpaths
+from gazekit.io import assign_frames, frame_written, parse_scanpaths
 from gazekit.metrics import SCANPATH_METRICS, human_consistency, score_scanpaths
 from gazekit.types import FrameTransform, Scanpath
 
@@ -45,15 +45,19 @@ def _stem(name: str) -> str:
     return PurePath(str(name).replace("\\", "/")).stem.lower()
 
 
-def match_humans(humans: Sequence[Scanpath], img: ImageInput, task: str | None = None) -> HumanMatch:
+def match_humans(
+    humans: Sequence[Scanpath], img: ImageInput, task: str | None = None, frame: tuple[float, float] | None = None
+) -> HumanMatch:
     """The human scanpaths recorded on ``img`` (by file name; extension and case ignored as a fallback).
 
-    Coordinates recorded on a display of another size (COCO-Search18's 1680x1050) are mapped into the image
-    frame, assuming the image was shown letterboxed (centred, aspect kept). With a search ``task``, the
-    scanpaths for that target are kept when there are any.
+    Records without width/height get ``frame`` (the user's choice; never guessed, see
+    :func:`gazekit.io.assign_frames`). Coordinates recorded on a display of another size (COCO-Search18's
+    1680x1050) are mapped into the image frame, assuming the image was shown letterboxed (centred, aspect
+    kept). With a search ``task``, the scanpaths for that target are kept when there are any.
 
     Raises:
         DataFormatError: no scanpath in the data is for this image (the message lists the images it has).
+        FrameMissingError: some matched record has no width/height and ``frame`` is None.
     """
     notes: list[str] = []
     exact = [s for s in humans if s.stimulus == img.name]
@@ -76,6 +80,15 @@ def match_humans(humans: Sequence[Scanpath], img: ImageInput, task: str | None =
             exact = same
         elif any(s.task for s in exact):
             notes.append(f"no human scanpath has task {task!r}; using all {len(exact)} for this image")
+    given = sum(1 for s in exact if not frame_written(s))
+    exact = assign_frames(
+        exact, frame, source="the human scanpaths", option="the 'recorded on' frame (CLI: --human-frame)"
+    )
+    if given and frame is not None:
+        notes.append(
+            f"{given} scanpath(s) without width/height are taken as recorded on a {frame[0]:g}x{frame[1]:g} frame"
+            + (" (this image's pixels)" if (frame[0], frame[1]) == (img.width, img.height) else "")
+        )
     out = []
     mapped = False
     for s in exact:

@@ -6,21 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Any
 
 import cv2
 import numpy as np
 
 from gazekit.app.limits import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES, MODEL_MAX_SIDE
-from gazekit.datasets.coco_search18 import DISPLAY_HEIGHT, DISPLAY_WIDTH
-from gazekit.datasets.object_level import read_detections
 from gazekit.datasets.synthetic import search as gallery
 from gazekit.errors import DataFormatError
 from gazekit.imageio import decode_image
+from gazekit.objects import ObjectSet, objects_for_image
 from gazekit.types import Frame, FrameTransform, ObjectBox, Scanpath, Stimulus, Target, Task
 
 
@@ -139,43 +137,25 @@ def image_from_array(
     return ImageInput(name, digest, img, work, to_full, tuple(objects), target)
 
 
-def objects_from_boxes_file(data: bytes, name: str, img: ImageInput) -> tuple[ImageInput, str]:
-    """``img`` with the objects an uploaded boxes file lists for it, and the label every output shows.
-
-    The file is a COCO-Search18 detections CSV (``<task>.csv``: image name, then a Python-literal list of
-    ``[class, confidence %, x_max, x_min, y_max, y_min]`` in 1680x1050 display px), read by
-    :func:`gazekit.datasets.object_level.read_detections`; the boxes are mapped into the image as the display
-    showed it (letterboxed, aspect kept) and clipped to it.
+def with_objects(
+    img: ImageInput, boxes: tuple[bytes, str] | None, *, find: bool, category: str | None = None
+) -> tuple[ImageInput, ObjectSet]:
+    """``img`` with objects from :func:`gazekit.objects.objects_for_image`: an uploaded boxes file
+    (``(bytes, file name)``), else, with ``find``, a detector whose published weights are here or the OpenCV
+    proposer. The :class:`~gazekit.objects.ObjectSet` says where they came from (its label is shown).
 
     Raises:
-        DataFormatError: unreadable file, or no boxes for this image (the message lists the images it has).
+        DataFormatError: unreadable boxes file, or no boxes for this image (naming the file).
     """
-    with tempfile.TemporaryDirectory() as tmp:  # read_detections reads files: the upload's name is its task
-        path = Path(tmp) / (PurePath(name).name or "boxes.csv")
-        path.write_bytes(data)
-        rows = read_detections(path)
-    mine = [objs for (image, _), objs in rows.items() if _same_image(image, img.name)]
-    if not mine:
-        names = sorted({image for image, _ in rows})
-        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        raise DataFormatError(f"no boxes for {img.name!r}; the file lists {shown or 'no image'}", path=name)
-    to_img = FrameTransform.letterbox(img.frame, Frame(DISPLAY_WIDTH, DISPLAY_HEIGHT)).inverse()
-    objects = []
-    for o in (o for objs in mine for o in objs):
-        x, y, w, h = to_img.box_xywh(o.xywh)
-        x1, y1 = min(max(x, 0.0), img.width), min(max(y, 0.0), img.height)
-        x2, y2 = min(max(x + w, 0.0), img.width), min(max(y + h, 0.0), img.height)
-        if x2 - x1 >= 1 and y2 - y1 >= 1:
-            objects.append(dataclasses.replace(o, x=x1, y=y1, w=x2 - x1, h=y2 - y1))
-    if not objects:
-        raise DataFormatError(f"every box for {img.name!r} lies outside the image", path=name)
-    label = f"objects: {len(objects)} boxes from your file {PurePath(name).name}"
-    return dataclasses.replace(img, objects=tuple(objects)), label
-
-
-def _same_image(listed: str, name: str) -> bool:
-    a, b = PurePath(str(listed).replace("\\", "/")).name.lower(), PurePath(name).name.lower()
-    return a == b or PurePath(a).stem == PurePath(b).stem
+    objset = objects_for_image(
+        img.image,
+        img.name,
+        boxes=None if boxes is None else boxes[0],
+        boxes_name=None if boxes is None else boxes[1],
+        detector="auto" if find else None,
+        target_category=category,
+    )
+    return dataclasses.replace(img, objects=tuple(objset.objects)), objset
 
 
 def gallery_world(n_displays: int = 12, n_subjects: int = 6, seed: int = 0) -> Any:

@@ -27,8 +27,8 @@ from gazekit.app.inputs import (
     gallery_images,
     gallery_world,
     image_from_upload,
-    objects_from_boxes_file,
     validate_box,
+    with_objects,
 )
 from gazekit.app.limits import IMAGE_TYPES, MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
 from gazekit.app.overlays import render_gaze_overlay, render_overlay, render_samples
@@ -45,6 +45,7 @@ from gazekit.app.prediction import (
     weights_note,
 )
 from gazekit.errors import GazekitError
+from gazekit.io import frame_written
 from gazekit.viz import person_color
 
 TASKS = {"search": "Visual search", "freeview": "Free viewing", "gaze": "Gaze following"}
@@ -114,6 +115,12 @@ def cached_gaze(digest: str, model: str, weights: str | None, device: str, boxes
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_heads(digest: str, _img: ImageInput) -> list:
     return detect_heads(_img)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def cached_objects(digest: str, boxes: tuple | None, find: bool, category: str | None, _img: ImageInput) -> tuple:
+    """Objects per image, boxes file and category (a detector run takes seconds)."""
+    return with_objects(_img, boxes, find=find, category=category)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -263,35 +270,44 @@ def search_target(img: ImageInput | None) -> tuple[TaskSpec, np.ndarray | None]:
     return TaskSpec("search", category, box, crop_digest), crop_img
 
 
-def objects_upload() -> tuple[bytes, str] | None:
-    """Sidebar upload of the objects on the images (object-level models such as OAT predict over them)."""
+def objects_upload() -> tuple[tuple[bytes, str] | None, bool]:
+    """Sidebar: where the objects of an uploaded photo come from (object-level models such as OAT predict
+    over them): a boxes file, else (when asked) a detector with published weights or the OpenCV proposer."""
     f = st.file_uploader(
-        "Objects on the image (boxes file: COCO-Search18 detections CSV `<task>.csv`)",
-        type=["csv", "txt"],
+        "Objects on the image (boxes file: COCO-Search18 detections CSV, COCO JSON or gazekit boxes)",
+        type=["csv", "txt", "json"],
         key="objects_file",
         help=_BOXES_HELP,
     )
+    find = False
     if f is None:
-        st.caption("Object-level models (OAT) need the objects of an uploaded photo: give a boxes file.")
-        return None
-    return f.getvalue(), f.name
+        find = st.checkbox(
+            "No boxes file: find objects (a detector if its weights are here, else the OpenCV proposer)",
+            key="find_objects",
+        )
+    return (None if f is None else (f.getvalue(), f.name)), find
 
 
 _BOXES_HELP = (
-    "One row per image: its file name, then a Python-literal list of [class, confidence %, x_max, x_min, y_max, "
-    "y_min] in the 1680x1050 display's pixels (COCO-Search18's detections). The boxes are mapped into the image "
-    "as the display showed it (letterboxed)."
+    "COCO-Search18 detections (`<task>.csv`: image name, then [class, confidence %, x_max, x_min, y_max, y_min] "
+    "in 1680x1050 display pixels, mapped into the image as the display showed it), a COCO-style JSON (bbox "
+    "[x, y, w, h] in image pixels) or gazekit's boxes JSON. The overlay and the caption say where objects came from."
 )
 
 
-def with_objects(images: list[ImageInput], shown: ImageInput, upload: tuple[bytes, str]) -> list[ImageInput]:
-    """The images with the objects the boxes file lists for each; what went wrong is said for the shown one."""
+def objects_on(
+    images: list[ImageInput], shown: ImageInput, boxes: tuple[bytes, str] | None, find: bool, category: str | None
+) -> list[ImageInput]:
+    """The images with their objects; where they came from (and what went wrong) is said for the shown one."""
+    if boxes is None and not find:
+        return images
     out = []
     for im in images:
         try:
-            im, label = objects_from_boxes_file(upload[0], upload[1], im)
+            with st.spinner("Finding objects…"):
+                im, objset = cached_objects(im.digest, boxes, find, category, im)
             if im.digest == shown.digest:
-                st.info(label)
+                st.info(" ".join([objset.label, *objset.notes]))
         except GazekitError as e:
             if im.digest == shown.digest:
                 st.error(f"Objects: {e}")
@@ -375,8 +391,28 @@ def human_scanpaths(img: ImageInput, task_label: str | None) -> list:
             return []
     if not humans:
         return []
+    frame = None
+    if f is not None and not f.name.lower().endswith(".json"):
+        frame = (float(img.width), float(img.height))  # gazekit CSV: x, y are the named image's pixels by format
+    elif any(not frame_written(h) for h in humans):
+        # a JSON without width/height does not say which pixels its fixations are in: the user says, never gazekit
+        frames = {
+            "": "choose the frame they were recorded on…",
+            "image": f"this image's pixels ({img.width}x{img.height})",
+            "display": "the COCO-Search18 display (1680x1050, image letterboxed)",
+        }
+        choice = st.selectbox(
+            "These scanpaths carry no width/height: recorded on",
+            list(frames),
+            format_func=frames.get,
+            key="human_frame",
+        )
+        if not choice:
+            st.warning("Choose the frame the human scanpaths were recorded on: gazekit does not guess it.")
+            return []
+        frame = (float(img.width), float(img.height)) if choice == "image" else (1680.0, 1050.0)
     try:
-        match = match_humans(humans, img, task_label)
+        match = match_humans(humans, img, task_label, frame=frame)
     except GazekitError as e:
         st.error(str(e))
         return []
@@ -562,9 +598,10 @@ def main() -> None:
         spec, crop = TaskSpec(task), None
         boxes: tuple = ()
         objects_file: tuple[bytes, str] | None = None
+        find_objects = False
         if task == "search":
             spec, crop = search_target(img)
-            objects_file = objects_upload()
+            objects_file, find_objects = objects_upload()
         elif task == "gaze":
             boxes = head_boxes(img)
         if task != "gaze":
@@ -620,9 +657,9 @@ def main() -> None:
         # a typed box is in the pixels of the image shown; it means nothing on the others
         st.caption(f"A typed target box belongs to {img.name}: predicting for this image only.")
         targets = [img]
-    if objects_file is not None:
-        targets = with_objects(targets, img, objects_file)
-        img = next(t for t in targets if t.digest == img.digest)
+    if task == "search":
+        targets = objects_on(targets, img, objects_file, find_objects, spec.category)
+        img = next((t for t in targets if t.digest == img.digest), img)
     results = predict_all(targets, (name, weights, device), spec, crop)
     scanpath_results(img, results.get(img.digest, []), spec, crop)
     all_downloads(targets, results)

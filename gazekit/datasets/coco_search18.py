@@ -27,7 +27,7 @@ from gazekit.atomic import atomic_write_text
 from gazekit.datasets._common import load_json, resolve_under
 from gazekit.errors import ConfigError, DataFormatError
 from gazekit.imageio import read_image
-from gazekit.types import Frame, FrameTransform, Scanpath, Stimulus, Target
+from gazekit.types import FRAME_SOURCE, Frame, FrameTransform, Scanpath, Stimulus, Target
 
 __all__ = [
     "COCO_SEARCH18_TASKS",
@@ -110,6 +110,10 @@ def _record_fields(rec: dict, n: int, *, path: str, index: int) -> dict[str, Any
                 f"length is {length!r} but X has {n} fixations", path=path, record=index, field="length"
             )
     meta: dict[str, Any] = {"record": index}
+    if "width" not in rec or "height" not in rec:
+        # The published COCO-Search18 files define the 1680x1050 display; a user's file may mean anything, so
+        # the frame is marked as not written and gazekit.io.assign_frames asks the user (--human-frame).
+        meta[FRAME_SOURCE] = "format-default"
     bbox = rec.get("bbox")
     if bbox is not None:
         if not isinstance(bbox, list) or len(bbox) != 4:
@@ -252,7 +256,8 @@ def scanpath_to_record(sp: Scanpath) -> dict[str, Any]:
     if not np.all(np.isnan(sp.duration)):
         rec["T"] = [None if math.isnan(v) else _clean(v) for v in sp.duration.tolist()]
     rec["length"] = len(sp)
-    if sp.width is not None and sp.height is not None and (sp.width, sp.height) != (DISPLAY_WIDTH, DISPLAY_HEIGHT):
+    # gazekit writes every frame it knows (files are self-describing); a frame that was never written stays so
+    if sp.width is not None and sp.height is not None and sp.meta.get(FRAME_SOURCE) != "format-default":
         rec["width"], rec["height"] = _clean(sp.width), _clean(sp.height)
     if sp.found is not None:
         rec["correct"] = int(sp.found)

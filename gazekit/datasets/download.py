@@ -213,10 +213,39 @@ def _backbone_entries() -> dict[str, DatasetEntry]:
     return out
 
 
+def _photo_model_entries() -> dict[str, DatasetEntry]:
+    """Detectors for users' photos: open-vocabulary object detectors (:data:`gazekit.objects.DETECTORS`, the
+    transformers layout of their Hugging Face repositories; no published sums, so size-unverified) and the
+    YuNet face detector (:data:`gazekit.heads.YUNET`, sha256-checked). ``gazekit download NAME --root DIR``
+    puts them in ``DIR/NAME/``, where ``GAZEKIT_WEIGHTS_DIR=DIR`` (or ``--root data`` from the working
+    folder) makes gazekit find them."""
+    from gazekit.heads import YUNET
+    from gazekit.objects import DETECTORS
+
+    out = {
+        name: DatasetEntry(
+            name,
+            str(d["description"]),
+            f"https://huggingface.co/{d['repo_id']}",
+            tuple(RemoteFile(f"https://huggingface.co/{d['repo_id']}/resolve/main/{f}", f) for f in d["files"]),
+            kind="weights",
+        )
+        for name, d in DETECTORS.items()
+    }
+    out["yunet"] = DatasetEntry(
+        "yunet",
+        str(YUNET["description"]),
+        str(YUNET["homepage"]),
+        (RemoteFile(YUNET["url"], YUNET["filename"], sha256=YUNET["sha256"], size=YUNET["size"]),),
+        kind="weights",
+    )
+    return out
+
+
 def registry() -> dict[str, DatasetEntry]:
-    """Datasets plus backbone weights (the latter only if ``gazekit.backbones.loading`` provides them)."""
+    """Datasets, backbone weights (only if ``gazekit.backbones.loading`` provides them) and photo detectors."""
     out = dict(DATASETS)
-    for k, v in _backbone_entries().items():
+    for k, v in (*_backbone_entries().items(), *_photo_model_entries().items()):
         out.setdefault(k, v)
     return out
 

@@ -54,6 +54,7 @@ __all__ = [
     "AMAZON_GRID",
     "DEFAULT_RADIUS",
     "DETECTOR_ALIASES",
+    "parse_detection_text",
     "ObjectTrial",
     "ObjectTrials",
     "amazon_object_trials",
@@ -200,8 +201,23 @@ def _parse_detection(item: Any, *, path: str, line: int, k: int, frame: tuple[fl
 
 
 def _read_detection_file(path: Path, task: str, out: dict, frame: tuple[float, float] | None, errors: str) -> None:
-    p = str(path)
-    for line, row in csv_rows(read_text(path), p):
+    parse_detection_text(read_text(path), str(path), task, out, frame=frame, errors=errors)
+
+
+def parse_detection_text(
+    text: str,
+    p: str,
+    task: str,
+    out: dict[tuple[str, str], list[ObjectBox]],
+    *,
+    frame: tuple[float, float] | None = (1680.0, 1050.0),
+    errors: str = "raise",
+) -> dict[tuple[str, str], list[ObjectBox]]:
+    """Parse the text of one COCO-Search18 detections CSV (named ``p`` in errors) into ``out``; returns it.
+
+    The format and ``frame`` are those of :func:`read_detections` (used for uploads, which have no path).
+    """
+    for line, row in csv_rows(text, p):
         try:
             if len(row) != 2:
                 raise DataFormatError(
@@ -236,6 +252,7 @@ def _read_detection_file(path: Path, task: str, out: dict, frame: tuple[float, f
             out[key].extend(boxes)
         else:
             out[key] = boxes
+    return out
 
 
 def read_detections(

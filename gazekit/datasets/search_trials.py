@@ -15,7 +15,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -24,6 +23,7 @@ from torch.utils.data import DataLoader
 
 from gazekit.datasets import object_level as ol
 from gazekit.datasets.base import GazekitDataModule
+from gazekit.datasets.locations import resolve_data_path
 from gazekit.datasets.splits import split_groups
 from gazekit.datasets.synthetic.search import SearchWorldConfig, build_world
 from gazekit.errors import ConfigError, DataFormatError
@@ -37,7 +37,6 @@ __all__ = [
     "Trial",
     "amazon_standin_appearance",
     "collate_list",
-    "resolve_data_path",
 ]
 
 
@@ -54,17 +53,6 @@ class Trial:
 def collate_list(items: list) -> list:
     """DataLoader collate that keeps trials as a list (the model tensorises them)."""
     return list(items)
-
-
-def resolve_data_path(path: str | None) -> str | None:
-    """A data path as given, or relative to the repository root (configs name ``../shared/data/...``)."""
-    if path is None:
-        return None
-    p = Path(path).expanduser()
-    if p.exists() or p.is_absolute():
-        return str(p)
-    alt = Path(__file__).resolve().parents[2] / p
-    return str(alt) if alt.exists() else str(p)
 
 
 class DisplayGroupedSampler(torch.utils.data.Sampler):
@@ -235,12 +223,15 @@ class ObjectTrialDataModule(_TrialDataModule, GazekitDataModule):
     Args:
         source: ``coco_search18`` (fixations JSON + YOLO detections; appearance = category one-hot + box +
             confidence) or ``amazon`` (STI ``Amazon.json`` on the 6x14 grid; stand-in appearance vectors).
-        fixations: COCO-Search18 fixation JSON, or Amazon.json.
-        detections: COCO-Search18 detections folder.
+        fixations: COCO-Search18 fixation JSON, or Amazon.json (``--data.fixations``; None: from
+            ``$GAZEKIT_COCO_SEARCH18`` / ``$GAZEKIT_AMAZON_COVERS``, see :mod:`gazekit.datasets.locations`).
+        detections: COCO-Search18 detections folder (``--data.detections``; None:
+            ``$GAZEKIT_COCO_SEARCH18/detections``).
         radius: fixation -> object radius (px) of the loader (background fixations later go to the nearest
             object, as OAT does).
         split_by: ``image`` (cross-validation by image/collage) or ``image_task`` (by image-target pair).
-        n_folds, fold: the held-out test fold (``n_folds <= 1``: no test split).
+        n_folds, fold: the held-out test fold; ``fold=None`` (the default) holds out no fold, so the whole
+            file trains (less the ``val_fraction`` used for early stopping).
         val_fraction: share of the remaining images used for validation (early stopping).
         max_trials: keep at most this many trials (for quick runs; None = all).
     """
@@ -248,12 +239,12 @@ class ObjectTrialDataModule(_TrialDataModule, GazekitDataModule):
     def __init__(
         self,
         source: Literal["coco_search18", "amazon"] = "coco_search18",
-        fixations: str = "../shared/data/coco_search18/coco_search18_fixations_TP_validation_split1.json",
-        detections: str | None = "../shared/data/coco_search18/detections",
+        fixations: str | None = None,
+        detections: str | None = None,
         radius: float = 50.0,
         split_by: Literal["image", "image_task"] = "image",
         n_folds: int = 5,
-        fold: int = 0,
+        fold: int | None = None,
         val_fraction: float = 0.15,
         max_trials: int | None = None,
         batch_size: int = 20,
@@ -270,11 +261,12 @@ class ObjectTrialDataModule(_TrialDataModule, GazekitDataModule):
 
     def load_trials(self) -> list[Trial]:
         if self.source == "coco_search18":
-            raw = ol.coco_search18_object_trials(
-                resolve_data_path(self.fixations), resolve_data_path(self.detections), self.radius
-            )
+            fix = resolve_data_path("coco_search18", "fixations", self.fixations, option="--data.fixations")
+            det = resolve_data_path("coco_search18", "detections", self.detections, option="--data.detections")
+            raw = ol.coco_search18_object_trials(fix, det, self.radius)
         elif self.source == "amazon":
-            raw = ol.amazon_object_trials(resolve_data_path(self.fixations))
+            fix = resolve_data_path("amazon", "fixations", self.fixations, option="--data.fixations")
+            raw = ol.amazon_object_trials(fix)
             amazon_standin_appearance(raw)
         else:
             raise ConfigError(f"source must be 'coco_search18' or 'amazon', got {self.source!r}")
@@ -298,7 +290,8 @@ class ObjectTrialDataModule(_TrialDataModule, GazekitDataModule):
             groups = [t.stimulus.name for t in self.trials]
         else:
             groups = [f"{t.stimulus.name}|{t.task.name}" for t in self.trials]
-        tr, va, te = split_groups(groups, self.n_folds, self.fold, self.val_fraction, self.seed)
+        n_folds = self.n_folds if self.fold is not None else 1  # no fold asked: no test split
+        tr, va, te = split_groups(groups, n_folds, self.fold or 0, self.val_fraction, self.seed)
         self.train_trials = [self.trials[i] for i in tr]
         self.val_trials = [self.trials[i] for i in va]
         self.test_trials = [self.trials[i] for i in te]

@@ -1,7 +1,7 @@
 """The model interfaces every consumer (CLI, app, demo, benchmarks) relies on.
 
-* :class:`ScanpathPredictor`: ``predict_scanpath(stimulus, task) -> Scanpath`` and a batched form.
-* :class:`GazePredictor`: ``predict_gaze(image, head_box) -> GazeMap``.
+* :class:`ScanpathPredictor`, :class:`GazePredictor`: defined in :mod:`gazekit.models.predictors` (no
+  Lightning import, so baseline-only commands start fast) and re-exported here.
 * :class:`GazekitModule`: the one LightningModule base class (LightningCLI subclass mode); learned
   models derive from it *and* from one of the predictor interfaces. It owns saving and loading: a model
   writes no loading code of its own (at most :meth:`GazekitModule.convert_state_dict` for a paper's layout).
@@ -10,65 +10,18 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import lightning.pytorch as pl
-import numpy as np
 import torch
 
 from gazekit.errors import ConfigError
+from gazekit.models.predictors import GazePredictor, ScanpathPredictor
 from gazekit.models.registry import spec_for_class
-from gazekit.types import GazeMap, Scanpath, Stimulus, Task
 from gazekit.weights import WeightsSource, load_into, read_checkpoint, resolve_model_weights, write_checkpoint
 
 __all__ = ["GazePredictor", "GazekitModule", "ScanpathPredictor"]
-
-
-class ScanpathPredictor:
-    """Anything that predicts scanpaths: baselines (plain Python) and learned models alike."""
-
-    #: tasks the model understands ("search", "freeview", "caption")
-    supported_tasks: ClassVar[tuple[str, ...]] = ("search",)
-
-    def predict_scanpath(
-        self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None
-    ) -> Scanpath:
-        """Predict one scanpath (px of ``stimulus``; durations in ms, NaN if the model has none).
-
-        Args:
-            stimulus: the image/display (objects are used by object-level models).
-            task: what the viewer is asked to do (search target, free viewing, caption).
-            sample: draw a stochastic scanpath instead of the most likely one.
-            seed: random seed for sampling (deterministic output per seed).
-        """
-        return self.predict_scanpaths([stimulus], [task], sample=sample, seed=seed)[0]
-
-    def predict_scanpaths(
-        self,
-        stimuli: Sequence[Stimulus],
-        tasks: Sequence[Task],
-        *,
-        sample: bool = False,
-        seed: int | None = None,
-    ) -> list[Scanpath]:
-        """Batched prediction; the default loops over :meth:`predict_scanpath` (models override one of them)."""
-        if type(self).predict_scanpath is ScanpathPredictor.predict_scanpath:
-            raise NotImplementedError(f"{type(self).__name__} must override predict_scanpath or predict_scanpaths")
-        rng = np.random.default_rng(seed)
-        return [
-            self.predict_scanpath(s, t, sample=sample, seed=int(rng.integers(2**31)))
-            for s, t in zip(stimuli, tasks, strict=True)
-        ]
-
-
-class GazePredictor:
-    """Anything that predicts where a person in an image looks."""
-
-    def predict_gaze(self, image: np.ndarray, head_box: tuple[float, float, float, float]) -> GazeMap:
-        """Predict the gaze of the person whose head is in ``head_box`` (x1, y1, x2, y2 px) in ``image`` [H, W, 3]."""
-        raise NotImplementedError
 
 
 M = TypeVar("M", bound="GazekitModule")

@@ -50,7 +50,7 @@ import cv2
 import numpy as np
 
 from gazekit.errors import ConfigError, DataFormatError
-from gazekit.models.base import ScanpathPredictor
+from gazekit.models.predictors import ScanpathPredictor
 from gazekit.types import ObjectBox, Scanpath, Stimulus, Target, Task, assign_fixations_to_objects, object_index_for_box
 
 __all__ = [
@@ -82,10 +82,23 @@ class DurationModel:
 
 
 def category_similarity(objects: Sequence[ObjectBox], category: str) -> np.ndarray:
-    """``[K]`` cue of a category search: each object's detection confidence if its category matches
-    (case- and space-insensitive), else 0."""
+    """``[K]`` cue of a category search: an open-vocabulary detector's score for the category when the object
+    carries one (``attributes["scores"]``), else the object's confidence if its category matches (case- and
+    space-insensitive), else 0."""
     cat = category.strip().lower()
-    return np.array([o.confidence if o.category.strip().lower() == cat else 0.0 for o in objects], dtype=float)
+    out = []
+    for o in objects:
+        scores = o.attributes.get("scores")
+        if isinstance(scores, dict) and cat in scores:
+            out.append(float(scores[cat]))
+        else:
+            out.append(o.confidence if o.category.strip().lower() == cat else 0.0)
+    return np.array(out, dtype=float)
+
+
+def _categorised(objects: Sequence[ObjectBox]) -> bool:
+    """Whether objects carry categories (class-agnostic proposals are all ``"object"``)."""
+    return any(o.category.strip().lower() != "object" for o in objects)
 
 
 def _objects_at(stimulus: Stimulus, x: Sequence[float], y: Sequence[float]) -> list[int]:
@@ -362,9 +375,12 @@ class TargetSimilarityGreedy(_Baseline):
     1. the target image (``task.target.image``): :func:`target_similarity` on the candidate's crop;
     2. the target box (``task.target.box``, e.g. ``gazekit infer --target-box``) used as an example: the crop
        of the box is the template, so the search looks for things that look like it;
-    3. the category only, with objects: 1 for objects of that category (times their confidence), else 0;
-    4. nothing usable (category only, no objects): bottom-up distinctiveness, 1 minus the histogram
-       intersection of a window with the whole image. The baseline then degrades to a saliency search.
+    3. the category only, with categorised objects (a boxes file, a detector): the detector's score for that
+       category (``attributes["scores"]``) or the object's confidence if its category matches, else 0;
+    4. nothing usable (category only, and no objects or only class-agnostic ones such as the OpenCV
+       proposer's, category ``"object"``): bottom-up distinctiveness, 1 minus the histogram intersection of
+       a candidate with the whole image. The baseline then degrades to a saliency search, never claims a
+       match (it runs to ``max_len``), and says so in ``meta["note"]``.
 
     Priority = similarity + ``proximity_weight * exp(-distance / (0.25 * diagonal))``, a small preference for
     nearby candidates. Fixated candidates are inhibited for the rest of the trial (windows within one
@@ -451,7 +467,7 @@ class TargetSimilarityGreedy(_Baseline):
 
         if tmpl is not None:
             return boxes, _similarities(tmpl, crops(), self.hist_weight), "appearance"
-        if target is not None and target.category and stimulus.objects:
+        if target is not None and target.category and _categorised(stimulus.objects):
             return boxes, category_similarity(stimulus.objects, target.category), "category"
         whole, _ = _features(work)
         sim = np.array([1.0 - float(np.minimum(whole, _features(c)[0]).sum()) if c.size else 0.0 for c in crops()])
@@ -494,7 +510,7 @@ class TargetSimilarityGreedy(_Baseline):
             alive &= ~self._covered(boxes, centers, cx, cy)
         elif objs and objs[0] >= 0:
             alive[objs[0]] = False
-            if sim[objs[0]] >= self.threshold:  # the target is already under the centre fixation
+            if sim[objs[0]] >= self.threshold and cue != "distinctiveness":  # target already under the centre
                 stopped = "match"
                 alive[:] = False
         while len(xs) < self.max_len and stopped != "match":
@@ -518,11 +534,17 @@ class TargetSimilarityGreedy(_Baseline):
             alive[i] = False
             if windows:
                 alive &= ~self._covered(boxes, centers, fx, fy)
-            if sim[i] >= self.threshold:
+            if sim[i] >= self.threshold and cue != "distinctiveness":  # saliency is no evidence of the target
                 stopped = "match"
                 break
         sp = self._finish(stimulus, task, xs, ys, rng, sample, stopped, objs)
         sp.meta["cue"] = cue
+        if cue == "distinctiveness" and task.target is not None and task.target.category:
+            sp.meta["note"] = (
+                f"the target category {task.target.category!r} could not be used: no target image or box, and "
+                "no categorised objects (give --objects, or detector weights via `gazekit download owlv2`); "
+                "the search followed bottom-up distinctiveness and claims no match"
+            )
         return sp
 
     @staticmethod

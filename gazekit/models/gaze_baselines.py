@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from gazekit.errors import ConfigError, DataFormatError
-from gazekit.models.base import GazePredictor
+from gazekit.models.predictors import GazePredictor
 from gazekit.types import GazeMap
 
 __all__ = ["CenterGazePrior", "HeadDirectionCone", "estimate_head_direction"]

@@ -18,7 +18,6 @@ import yaml
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from gazekit.datasets.search_trials import OATSyntheticDataModule, ObjectTrialDataModule
-from gazekit.datasets.search_trials import resolve_data_path as _resolve
 from gazekit.metrics.api import human_consistency, score_scanpaths
 from gazekit.models.baselines import TargetSimilarityGreedy
 from gazekit.models.oat import ASSET_DIR, OAT, _asset_name, optimise_position_matrix, position_matrix_report
@@ -155,8 +154,10 @@ def human_set(humans, stimuli_by_key, drop_first: bool, max_step: int = 6) -> di
 
 
 def _load_recipe(path: str | Path) -> dict:
-
-    return yaml.safe_load(Path(_resolve(str(path))).read_text())
+    p = Path(path).expanduser()
+    if not p.exists() and not p.is_absolute():  # a recipe named relative to the repository (configs/...)
+        p = Path(__file__).resolve().parents[2] / p
+    return yaml.safe_load(p.read_text())
 
 
 def train_oat(recipe: dict, datamodule, root: str | Path, max_epochs: int | None = None, seed: int = 0):  # noqa: ANN001

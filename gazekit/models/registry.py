@@ -7,13 +7,24 @@ code that is not needed, and a model whose module is missing shows as unavailabl
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from gazekit.errors import ConfigError, UnknownModelError
 
-__all__ = ["ModelSpec", "create_model", "get_spec", "list_models", "load_predictor", "register", "spec_for_class"]
+__all__ = [
+    "ModelSpec",
+    "create_model",
+    "get_spec",
+    "list_models",
+    "load_predictor",
+    "register",
+    "spec_for_class",
+    "synthetic_weights_note",
+    "weights_source",
+]
 
 Kind = Literal["scanpath", "gaze"]
 
@@ -39,6 +50,8 @@ class ModelSpec:
         paper_checkpoints: file names of the paper's released weights once converted by ``gazekit convert``
             (looked up before ``checkpoint``, so a user who has fetched them gets them instead of the bundled
             synthetic-data weights).
+        objects: the model predicts over object boxes (object-level, e.g. OAT): on a photo they come from
+            :func:`gazekit.objects.objects_for_image`.
     """
 
     name: str
@@ -49,6 +62,7 @@ class ModelSpec:
     trainable: bool = False
     tasks: tuple[str, ...] = ("search",)
     bundled: str | None = None
+    objects: bool = False
     checkpoint: str | None = None
     hub_repo: str | None = None
     paper_checkpoints: tuple[str, ...] = ()
@@ -76,11 +90,13 @@ class ModelSpec:
 
     @property
     def available(self) -> bool:
+        """Whether the model's module is present in this install (found without importing it: importing a
+        learned model pulls in torch and Lightning, seconds that ``gazekit models`` must not spend)."""
+        mod_name = self.target.partition(":")[0]
         try:
-            self.load_class()
-        except (UnknownModelError, AttributeError):
+            return importlib.util.find_spec(mod_name) is not None
+        except (ImportError, ValueError):
             return False
-        return True
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -127,6 +143,7 @@ for _spec in (
         config="configs/experiments/oat_synthetic.yaml",
         trainable=True,
         bundled="assets/oat/oat_synthetic.safetensors",
+        objects=True,
         checkpoint="oat_synthetic.safetensors",
     ),
     ModelSpec(
@@ -221,3 +238,29 @@ def load_predictor(name: str, weights: str | Path | None = None, device: str = "
     if weights is not None:
         raise ConfigError(f"model {name!r} takes no weights")
     return cls(**kwargs)
+
+
+def weights_source(spec: ModelSpec, model: Any, weights: str | Path | None) -> str | None:
+    """``"user"``, ``"paper"`` or ``"synthetic-data"`` for a loaded learned model; None for baselines.
+
+    The model's own ``weights_source`` (set by the checkpoint resolver) wins; otherwise an explicit path is the
+    user's and the bundled checkpoint is the project's synthetic-data one.
+    """
+    src = getattr(model, "weights_source", None)
+    if src:
+        return str(src)
+    if not hasattr(type(model), "load_for_inference"):
+        return None
+    if weights is not None:
+        return "user"
+    return "synthetic-data" if spec.bundled_path is not None else None
+
+
+def synthetic_weights_note(spec: ModelSpec, source: str | None) -> str | None:
+    """The sentence every output carries when a model with synthetic-data weights predicts on a real image."""
+    if source != "synthetic-data":
+        return None
+    return (
+        f"{spec.name} uses its synthetic-data weights (trained only on gazekit's synthetic "
+        f"{'scenes' if spec.kind == 'gaze' else 'displays'}): this prediction is not trained on real images"
+    )

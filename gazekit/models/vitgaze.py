@@ -443,6 +443,25 @@ class ViTGaze(GazekitModule, GazePredictor):
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self.validation_step(batch, batch_idx)
 
+    @torch.no_grad()
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> list[dict]:
+        """Per person (``gazekit predict``): head box and gaze point in image px, in-frame probability."""
+        arr = self._eval_arrays(batch, self(batch["images"], batch["head_boxes"]))
+        s = self.hparams.heatmap_size
+        boxes = batch["head_boxes"].detach().float().cpu().numpy()
+        res = []
+        for heat, score, (w, h), box in zip(arr["heat"], arr["score"], arr["imsize"], boxes, strict=True):
+            r, c = np.unravel_index(int(np.argmax(heat)), heat.shape)
+            res.append(
+                {
+                    "head_box": [float(v) for v in box * np.array([w, h, w, h])],
+                    "gaze_point": [float((c + 0.5) / s * w), float((r + 0.5) / s * h)],
+                    "inout": float(score),
+                    "image_size": [float(w), float(h)],
+                }
+            )
+        return res
+
     def _eval_arrays(self, batch: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         s = self.hparams.heatmap_size
         heat = F.interpolate(out["heatmap"][:, None].float(), size=(s, s), mode="bilinear", align_corners=True)

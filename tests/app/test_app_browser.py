@@ -180,7 +180,7 @@ def test_photo_to_oat_with_a_boxes_file_and_several_people_in_chromium(server: s
             settle(page)
             page.get_by_role("button", name=re.compile(r"^Predict")).click()
             try:
-                page.get_by_text("objects: 4 boxes from your file cup.csv").wait_for()
+                page.get_by_text("objects: 4 boxes from cup.csv").wait_for()
             except Exception:
                 page.screenshot(path="/tmp/i12b_fail.png", full_page=True)
                 raise

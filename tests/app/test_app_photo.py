@@ -4,6 +4,8 @@ weights each model uses."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -93,7 +95,7 @@ def test_oat_on_a_photo_with_an_uploaded_boxes_file(app, media) -> None:  # noqa
     app.file_uploader(key="objects_file").set_value(("cup.csv", data, "text/csv")).run()
     app.button(key="predict").click().run()
     assert not errors(app) and not app.exception
-    assert any("objects: 4 boxes from your file cup.csv" in i.value for i in app.info)
+    assert any("objects: 4 boxes from cup.csv" in i.value for i in app.info)
     from gazekit.io import parse_scanpaths
 
     sp = parse_scanpaths(media(download(app, "dl_csv").proto.url), "p.csv")[0]
@@ -111,13 +113,16 @@ def test_a_boxes_file_for_another_image_is_named(app) -> None:  # noqa: ANN001
     app.text_input(key="category").set_value("cup").run()
     app.button(key="predict").click().run()
     assert not app.exception
-    assert any("Objects:" in e and "no boxes for 'photo.jpg'" in e and "elsewhere.jpg" in e for e in errors(app))
+    assert any(
+        "Objects:" in e and "cup.csv" in e and "no detections for image 'photo.jpg'" in e and "elsewhere.jpg" in e
+        for e in errors(app)
+    )
 
 
 def two_people() -> np.ndarray:
-    img = np.full((480, 720, 3), 170, np.uint8)
-    render_face(img, (180, 220), 50, (0.0, 0.0, 1.0))
-    render_face(img, (540, 220), 50, (0.0, 0.0, 1.0))
+    img = np.full((480, 960, 3), 170, np.uint8)
+    render_face(img, (240, 220), 60, (0.0, 0.0, 1.0))
+    render_face(img, (720, 220), 60, (0.0, 0.0, 1.0))
     return img
 
 
@@ -155,3 +160,20 @@ def test_model_rows_say_which_weights(monkeypatch, tmp_path) -> None:
     loaded = prediction.load_model("vitgaze")
     assert prediction.weights_note(loaded) == ("Weights: the paper's released checkpoint.", None)
     assert rows["random"].weights == "" and rows["random"].label == "random"
+
+
+def test_human_json_without_a_frame_asks_for_one(app) -> None:  # noqa: ANN001
+    """A COCO-Search18-style JSON without width/height: the viewer asks which frame, never assumes one."""
+    upload(app, ("photo.jpg", photo()))
+    app.radio(key="task").set_value("freeview").run()
+    app.selectbox(key="model").set_value("center").run()
+    app.button(key="predict").click().run()
+    rec = [{"name": "photo.jpg", "subject": s, "task": "", "X": [840.0, 900.0], "Y": [525.0, 600.0], "T": [200, 250]}
+           for s in (1, 2)]  # fmt: skip
+    app.file_uploader(key="humans").set_value(("h.json", json.dumps(rec).encode(), "application/json")).run()
+    assert not app.exception
+    assert any("does not guess" in w.value for w in app.warning)
+    assert not any("human scanpath(s)" in c.value for c in app.caption)  # nothing drawn until the user says
+    app.selectbox(key="human_frame").set_value("display").run()
+    assert not errors(app) and any("2 human scanpath(s)" in c.value for c in app.caption)
+    assert any("mapped into the image" in i.value for i in app.info)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gazekit.app import downloads, humans, inputs, overlays, prediction
-from gazekit.errors import DataFormatError, GazekitError
+from gazekit.errors import DataFormatError, FrameMissingError, GazekitError
 from gazekit.io import parse_scanpaths
 from gazekit.types import Scanpath, Task
 from tests.app.conftest import humans_csv, jpeg, png, textured
@@ -107,22 +107,27 @@ def _humans(name: str, w: int, h: int, **kw) -> list[Scanpath]:  # noqa: ANN003
 def test_match_humans_by_name_and_report_other_images() -> None:
     up = inputs.image_from_upload(png(textured(30, 40)), "Street.PNG")
     hums = _humans("street.png", 40, 30) + _humans("other.png", 40, 30)
-    m = humans.match_humans(hums, up)
+    with pytest.raises(FrameMissingError, match="no frame size"):  # the CSV has no width/height columns
+        humans.match_humans(hums, up)
+    m = humans.match_humans(hums, up, frame=(40, 30))
     assert len(m.scanpaths) == 3 and m.subjects == 3 and {s.stimulus for s in m.scanpaths} == {"Street.PNG"}
-    m2 = humans.match_humans(_humans("street.jpg", 40, 30), up)  # re-encoded image: matched without extension
+    assert any("this image's pixels" in n for n in m.notes)
+    m2 = humans.match_humans(_humans("street.jpg", 40, 30), up, frame=(40, 30))  # re-encoded: matched without extension
     assert len(m2.scanpaths) == 3 and "without extension" in m2.notes[0]
     with pytest.raises(DataFormatError, match=r"other image\(s\) \(other.png\)"):
-        humans.match_humans(_humans("other.png", 40, 30), up)
+        humans.match_humans(_humans("other.png", 40, 30), up, frame=(40, 30))
 
 
 def test_match_humans_maps_a_display_frame_into_the_image() -> None:
     up = inputs.image_from_upload(png(textured(525, 840)), "coco.jpg")
     rec = {"name": "coco.jpg", "subject": 1, "task": "cup", "X": [840.0, 0.0], "Y": [525.0, 0.0], "T": [200, 300]}
-    hums = parse_scanpaths(json.dumps([rec]).encode(), "h.json")  # COCO-Search18: 1680x1050 display
-    m = humans.match_humans(hums, up, task="cup")
+    hums = parse_scanpaths(json.dumps([rec]).encode(), "h.json")  # no width/height: the frame is never guessed
+    with pytest.raises(FrameMissingError, match="--human-frame"):
+        humans.match_humans(hums, up, task="cup")
+    m = humans.match_humans(hums, up, task="cup", frame=(1680, 1050))  # the user says: COCO-Search18's display
     np.testing.assert_allclose(m.scanpaths[0].xy, [[420, 262.5], [0, 0]])
     assert any("letterbox" in n for n in m.notes)
-    m2 = humans.match_humans(hums, up, task="bowl")
+    m2 = humans.match_humans(hums, up, task="bowl", frame=(1680, 1050))
     assert any("no human scanpath has task 'bowl'" in n for n in m2.notes)
 
 

@@ -103,9 +103,18 @@ def test_misspelt_init_arg_fails(tmp_path, capsys):
     assert "n_display" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
-def test_experiment_recipe_runs_fast_dev_run(path, tmp_path):
-    cli_main(
+#: recipes on real data: the data options they take from the command line (relative to $GAZEKIT_SAMPLE_DATA)
+REAL_DATA = {
+    "oat_coco_search18.yaml": {
+        "--data.fixations": "coco_search18/coco_search18_fixations_TP_validation_split1.json",
+        "--data.detections": "coco_search18/detections",
+    },
+    "oat_amazon.yaml": {"--data.fixations": "amazon_covers/Amazon.json"},
+}
+
+
+def _fit(path: Path, tmp_path: Path, *extra: str):  # noqa: ANN202 - LightningCLI
+    return cli_main(
         [
             "fit",
             "--config",
@@ -115,5 +124,90 @@ def test_experiment_recipe_runs_fast_dev_run(path, tmp_path):
             "--trainer.devices=1",
             f"--trainer.default_root_dir={tmp_path}",
             "--trainer.enable_progress_bar=false",
+            *extra,
         ]
     )
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+def test_experiment_recipe_runs_fast_dev_run(path, tmp_path, request):
+    extra: list[str] = []
+    if path.name in REAL_DATA:  # the user's loop: data locations from the command line
+        root = request.getfixturevalue("shared_data")
+        extra = [f"{k}={root / v}" for k, v in REAL_DATA[path.name].items()]
+    _fit(path, tmp_path, *extra)
+
+
+def test_no_file_names_a_folder_outside_the_repo():
+    bad = "../" + "shared"
+    hits = [
+        str(p.relative_to(ROOT))
+        for p in ROOT.rglob("*")
+        if p.is_file()
+        and ".git" not in p.parts
+        and ".venv" not in p.parts
+        and p.suffix in (".py", ".yaml", ".yml", ".md", ".toml", ".cfg", ".txt")
+        and bad in p.read_text(errors="ignore")
+    ]
+    assert hits == []
+
+
+@pytest.mark.parametrize("name", sorted(REAL_DATA))
+def test_real_data_recipe_without_data_names_what_is_missing(name, tmp_path, monkeypatch):
+    from gazekit.errors import DataMissingError
+
+    for var in ("GAZEKIT_COCO_SEARCH18", "GAZEKIT_AMAZON_COVERS"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(
+        DataMissingError, match=r"--data\.fixations .*GAZEKIT_(COCO_SEARCH18|AMAZON_COVERS).*get the data"
+    ):
+        _fit(ROOT / "configs" / "experiments" / name, tmp_path)
+    with pytest.raises(DataMissingError, match="no such file"):
+        _fit(ROOT / "configs" / "experiments" / name, tmp_path, f"--data.fixations={tmp_path / 'nope.json'}")
+
+
+def _ckpt(root: Path) -> Path:
+    found = sorted(root.rglob("*.ckpt"))
+    assert found, f"no checkpoint under {root}"
+    return found[0]
+
+
+def test_predict_with_ckpt_path_writes_scanpaths(tmp_path):
+    """`gazekit predict -c RECIPE --ckpt_path CKPT` writes a predictions file (it used to write nothing)."""
+    from gazekit.io import read_scanpaths
+
+    recipe = ROOT / "configs" / "experiments" / "oat_synthetic.yaml"
+    common = ["--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.enable_progress_bar=false"]
+    cli_main(["fit", "--config", str(recipe), *common, f"--trainer.default_root_dir={tmp_path / 'fit'}",
+              "--trainer.max_steps=1", "--trainer.limit_train_batches=1", "--trainer.limit_val_batches=1",
+              "--data.n_displays=24"])  # fmt: skip
+    out = tmp_path / "pred"
+    cli_main(["predict", "--config", str(recipe), *common, f"--trainer.default_root_dir={out}",
+              "--trainer.limit_predict_batches=1", "--data.n_displays=24", f"--ckpt_path={_ckpt(tmp_path / 'fit')}",
+              "--trainer.logger=false"])  # fmt: skip
+    sps = read_scanpaths(out / "predictions.csv")
+    assert sps and all(s.width == 512 and len(s) >= 1 for s in sps)
+
+
+def test_predict_writes_gaze_json(tmp_path):
+    import json
+
+    recipe = ROOT / "configs" / "experiments" / "vitgaze_synthetic.yaml"
+    out = tmp_path / "pred"
+    cli_main(["predict", "--config", str(recipe), "--trainer.accelerator=cpu", "--trainer.devices=1",
+              f"--trainer.default_root_dir={out}", "--trainer.limit_predict_batches=1", "--trainer.logger=false",
+              "--trainer.enable_progress_bar=false"])  # fmt: skip
+    recs = json.loads((out / "predictions.json").read_text())
+    assert recs and {"index", "head_box", "gaze_point", "inout"} <= set(recs[0])
+
+
+def test_object_recipes_train_on_the_whole_file_unless_a_fold_is_asked(shared_data, monkeypatch):
+    from gazekit.datasets.search_trials import ObjectTrialDataModule
+
+    monkeypatch.setenv("GAZEKIT_AMAZON_COVERS", str(shared_data / "amazon_covers"))
+    whole = ObjectTrialDataModule(source="amazon")  # the location from the environment variable
+    whole.setup()
+    assert whole.test_trials == [] and len(whole.train_trials) + len(whole.val_trials) == len(whole.trials)
+    fold = ObjectTrialDataModule(source="amazon", fold=0)
+    fold.setup()
+    assert 0 < len(fold.test_trials) < len(fold.trials)

@@ -66,6 +66,7 @@ def test_infer_several_images_samples_json(png, tmp_path):
         "b.json",
         "b_overlay.png",
         "scanpaths.json",
+        "info.json",  # model, weights source, objects source and notes
     }
     every = read_scanpaths(out / "scanpaths.json")
     assert len(every) == 6 and {s.subject for s in every} == {"center-0", "center-1", "center-2"}
