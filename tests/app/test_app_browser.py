@@ -77,8 +77,10 @@ def file_input(page, label: str):  # noqa: ANN001, ANN201 - playwright Page -> L
 
 def choose(page, key: str, option: str) -> None:  # noqa: ANN001
     """Pick ``option`` (a regular expression on its text) in the Streamlit selectbox with widget ``key``."""
+    settle(page)
     page.locator(f".st-key-{key} input").click()
     page.get_by_role("option", name=re.compile(option)).first.click()
+    settle(page)
 
 
 def type_into(page, label: str, value: str) -> None:  # noqa: ANN001
@@ -191,7 +193,10 @@ def test_photo_to_oat_with_a_boxes_file_and_several_people_in_chromium(server: s
             page.screenshot(path=str(tmp_path / "oat.png"), full_page=True)
 
             page.get_by_text("Gaze following").click()
+            settle(page)
             file_input(page, "Images").set_input_files(str(people))
+            page.get_by_text("people.png").first.wait_for()
+            choose(page, "image_choice", r"people\.png")  # the photo is still uploaded: show the people
             choose(page, "model", r"^head-cone")
             page.get_by_text("Detect heads").click()
             page.get_by_text("2 head(s) detected").wait_for()
