@@ -30,13 +30,21 @@ def displays(n: int, seed: int = 0):
     return stims, [Task("search", s.target) for s in stims]
 
 
+def _sync(device: str | torch.device) -> None:
+    """Wait for queued GPU work before reading the clock (CUDA runs asynchronously)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
 def bench(model, batch, use_cache: bool, repeats: int, max_len: int):
     # min_len = max_len: an untrained model would stop at random; full-length scanpaths in both modes
     model.decode(batch, greedy=True, use_cache=use_cache, max_len=max_len, min_len=max_len)  # warm-up
     best, seqs = float("inf"), None
     for _ in range(repeats):
+        _sync(batch.n_obj.device)
         t = time.perf_counter()
         seqs = model.decode(batch, greedy=True, use_cache=use_cache, max_len=max_len, min_len=max_len)
+        _sync(batch.n_obj.device)
         best = min(best, time.perf_counter() - t)
     return best, seqs
 
@@ -67,12 +75,14 @@ def bench_train(threads: int, device: str, repeats: int) -> list[dict]:
                 else (lambda b, d, i, m=model: pl.LightningModule.transfer_batch_to_device(m, b, d, i))
             )
             for epoch in range(2):
+                _sync(device)
                 t = time.perf_counter()
                 for b in batches:
                     loss, _ = model.loss(model._as_batch(transfer(b, torch.device(device), 0)))
                     opt.zero_grad()
                     loss.backward()
                     opt.step()
+                _sync(device)
                 if epoch == 1:
                     best = min(best, time.perf_counter() - t)
         rows.append({"mode": mode, "device": device, "threads": threads, "steps_per_s": len(batches) / best})

@@ -75,7 +75,21 @@ def scene_config_of(recipe: str | None):
     args = (yaml.safe_load(Path(recipe).read_text()).get("data") or {}).get("init_args") or {}
     kw = {
         k: args[k]
-        for k in ("min_objects", "max_objects", "min_people", "max_people", "p_out", "n_annotators", "annotator_noise")
+        for k in (
+            "min_objects",
+            "max_objects",
+            "min_people",
+            "max_people",
+            "p_out",
+            "n_annotators",
+            "annotator_noise",
+            "min_tilt",
+            "max_tilt",
+            "facing_cue",
+            "contrast_hair",
+            "min_object_gap",
+            "head_grid",
+        )
         if k in args
     }
     if "image_size" in args:

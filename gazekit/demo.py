@@ -22,6 +22,7 @@ import dataclasses
 import datetime as _dt
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from gazekit.atomic import atomic_write_text
+from gazekit.atomic import atomic_write_text, publish_dir, staging_dir
 from gazekit.cliutil import bounded_float, bounded_int
 from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
 from gazekit.types import Scanpath, Stimulus, Target, Task
@@ -232,8 +233,26 @@ def _pick_overlay_displays(stimuli: Sequence[Stimulus], k: int) -> list[Stimulus
     return (present[: k - n_abs] + absent[:n_abs])[:k] if k > 0 else []
 
 
-def run_demo(
-    out: str | Path,
+def run_demo(out: str | Path, **kwargs: Any) -> dict[str, Any]:
+    """Run the demo and write its files into ``out``; returns the result (as in ``metrics.json``).
+
+    The files are written into a hidden staging folder inside ``out`` and moved into place when the run is
+    complete, ``report.html`` last: a run killed part way leaves ``out`` as it was (its staging folder is
+    removed by the next run). Keyword arguments: see :func:`_run_demo`."""
+    final = Path(out)
+    stage = staging_dir(final, "demo")
+    try:
+        result = _run_demo(stage, final, **kwargs)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    publish_dir(stage, final, last=("predictions.csv", "metrics.json", "report.html"))
+    return result
+
+
+def _run_demo(
+    out: Path,
+    final: Path,
     *,
     n_displays: int = FULL["n_displays"],
     seed: int = 1,
@@ -243,7 +262,7 @@ def run_demo(
     embed_images: bool = False,
     quick: bool = False,
 ) -> dict[str, Any]:
-    """Run the demo and write its files into ``out``; returns the result (as in ``metrics.json``)."""
+    """The demo, writing into ``out`` (the staging folder); ``final`` is where its files will be."""
     from gazekit import __version__
     from gazekit.datasets.synthetic.search import build_world
     from gazekit.imageio import write_image
@@ -259,7 +278,6 @@ def run_demo(
         raise ConfigError(f"--overlays must be >= 0, got {n_overlays}")
     progress = _Progress()
     timings: dict[str, float] = {}
-    out = Path(out)
     t = time.perf_counter()
     progress("listing the registered scanpath models")
     specs, not_run = _select_models(models)
@@ -344,7 +362,7 @@ def run_demo(
                     f"{len(stim.objects)} objects ({stim.meta.get('layout')} layout)",
                 }
             )
-        progress(f"wrote {len(overlays)} overlay image(s) to {out / 'overlays'}")
+        progress(f"wrote {len(overlays)} overlay image(s) for {final / 'overlays'}")
     timings["overlays_s"] = time.perf_counter() - t
 
     out.mkdir(parents=True, exist_ok=True)
@@ -376,7 +394,7 @@ def run_demo(
     }
     atomic_write_text(out / "metrics.json", json.dumps(result, indent=1, allow_nan=False) + "\n")
     write_report(out / "report.html", result, embed_images=embed_images)
-    progress(f"wrote {out / 'report.html'}, {out / 'metrics.json'} and {out / 'predictions.csv'}")
+    progress(f"wrote {final / 'report.html'}, {final / 'metrics.json'} and {final / 'predictions.csv'}")
     return result
 
 

@@ -5,6 +5,7 @@ Scanpath models (``--model greedy|oracle|random|center|oat|...``)::
     gazekit infer --model greedy --target-image mug.png shelf.jpg --out preds/
     gazekit infer --model center --task freeview --samples 5 photo.jpg
     gazekit infer --model oat --target-box 410,220,90,120 --objects boxes.json photo.jpg
+    gazekit infer --model nevaclip --caption "red circle striped" display.png
 
 write, per image, ``<stem>.csv`` (gazekit scanpath CSV; ``--format json`` for COCO-Search18 JSON) and
 ``<stem>_overlay.png`` (numbered fixations sized by duration, saccade lines, the target box when given), plus
@@ -76,7 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", default="greedy", help="registered model name (see `gazekit models`); default greedy"
     )
     parser.add_argument("--weights", help="checkpoint for learned models (default: GAZEKIT_WEIGHTS_DIR / hub cache)")
-    parser.add_argument("--task", choices=["search", "freeview"], help="default: search if a target is given")
+    parser.add_argument(
+        "--task", choices=["search", "freeview", "caption"], help="default: caption if --caption, search if a target"
+    )
+    parser.add_argument("--caption", help="what to look for, in words (caption-driven models, e.g. nevaclip)")
     parser.add_argument("--target-category", help="search target category, e.g. cup")
     parser.add_argument("--target-box", help="target location x,y,w,h in image px")
     parser.add_argument("--target-image", help="image file showing the target")
@@ -218,9 +222,12 @@ def run(args: argparse.Namespace) -> int:
         _write_info(out, args, spec, weights_source(spec, model, args.weights), notes, {})
         return code
 
-    kind = args.task or ("search" if target is not None or args.scanpaths else "freeview")
+    caption = (getattr(args, "caption", None) or "").strip() or None
+    kind = args.task or ("caption" if caption else "search" if target is not None or args.scanpaths else "freeview")
     if kind == "search" and target is None and not args.scanpaths:
         raise ConfigError("--task search needs a target: --target-category, --target-box and/or --target-image")
+    if kind == "caption" and caption is None:
+        raise ConfigError("--task caption needs --caption TEXT")
     if kind not in spec.tasks:
         raise ConfigError(
             f"model {args.model!r} supports {', '.join(spec.tasks)} tasks, not {kind}"
@@ -228,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
         )
     model = load_predictor(args.model, weights=args.weights, device=args.device)
     source = weights_source(spec, model, args.weights)
+    if source:
+        _progress(f"{args.model}: {source} weights")
     if args.scanpaths:
         return _run_pairs(model, spec, args, out, source)
 
@@ -261,7 +270,9 @@ def run(args: argparse.Namespace) -> int:
             path.name, w, h, image=image, path=str(path), objects=[] if objset is None else objset.objects,
             target=image_target,
         )  # fmt: skip
-        sps = _repeat(model, stim, Task(kind, image_target), args.samples, args.seed)
+        sps = _repeat(
+            model, stim, Task(kind, image_target, caption if kind == "caption" else None), args.samples, args.seed
+        )
         for sp in sps:
             sp.stimulus = path.name
         _label(sps, args.model)
@@ -421,7 +432,9 @@ def _run_gaze(model, name: str, paths, images, boxes, out: Path, selected: int |
         h, w = image.shape[:2]
         buf = io.StringIO()
         wr = csv.writer(buf, lineterminator="\n")
-        wr.writerow(["image", "person", "head_x1", "head_y1", "head_x2", "head_y2", "gaze_x", "gaze_y", "inout"])
+        wr.writerow(
+            ["image", "person", "head_x1", "head_y1", "head_x2", "head_y2", "gaze_x", "gaze_y", "inout", "category"]
+        )
         maps = []
         for k, box in enumerate(boxes):
             x1, y1, x2, y2 = box
@@ -439,6 +452,7 @@ def _run_gaze(model, name: str, paths, images, boxes, out: Path, selected: int |
                     f"{gm.point[0]:.2f}",
                     f"{gm.point[1]:.2f}",
                     f"{gm.inout:.4f}",
+                    gm.category or "",
                 ]
             )
         overlay = draw_people(image, maps, selected)

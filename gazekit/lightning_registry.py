@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import gazekit.datasets.gaze_following
 import gazekit.datasets.search_trials
+import gazekit.datasets.synthetic.clip_pairs
 import gazekit.datasets.synthetic.gaze
+import gazekit.models.gazeseg
+import gazekit.models.nevaclip
 import gazekit.models.oat
 import gazekit.models.vitgaze  # noqa: F401

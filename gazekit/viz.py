@@ -24,6 +24,7 @@ __all__ = [
     "draw_box",
     "draw_caption",
     "draw_gaze",
+    "draw_mask",
     "draw_objects",
     "draw_people",
     "person_color",
@@ -276,6 +277,33 @@ def overlay_heatmap(
     return cv2.addWeighted(colored, a, img, 1.0 - a, 0.0)
 
 
+def draw_mask(
+    image: np.ndarray, mask: np.ndarray, color: Sequence[int], label: str | None = None, *, alpha: float = 0.5
+) -> np.ndarray:
+    """A predicted target mask (``[h, w]`` bool, resized to the image when it differs) filled in ``color`` at
+    ``alpha``, outlined, with ``label`` (the class) in a box of the same colour above its topmost pixel."""
+    img = _rgb(image)
+    col = _color(color)
+    m = np.asarray(mask).astype(bool)
+    if m.ndim != 2:
+        raise DataFormatError(f"mask must be [h, w], got shape {m.shape}")
+    if m.shape != img.shape[:2]:
+        m = cv2.resize(m.astype(np.uint8), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    if not m.any():
+        return img
+    a = float(np.clip(alpha, 0.0, 1.0))
+    img[m] = ((1 - a) * img[m] + a * np.array(col)).astype(np.uint8)
+    contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(img, contours, -1, col, max(1, round(2 * _scale(img))), cv2.LINE_AA)
+    if label:
+        ys, xs = np.nonzero(m)
+        top = int(ys.min())
+        x = int(xs[ys == top].mean())
+        s = 0.5 * _scale(img)
+        _text(img, label, (max(x - 10, 2), max(top - 4, 14)), s, _contrast(col), background=col)
+    return img
+
+
 def draw_gaze(
     image: np.ndarray,
     gaze_map: GazeMap,
@@ -285,7 +313,8 @@ def draw_gaze(
     alpha: float = 0.45,
     label: str | None = None,
 ) -> np.ndarray:
-    """Draw a gaze-following prediction: heatmap (optional), mask, head box, a line head -> point, the point.
+    """Draw a gaze-following prediction: heatmap (optional), target mask with its class (GazeSeg;
+    :func:`draw_mask`), head box, a line head -> point, the point.
 
     The in-frame probability is written next to the head box (with ``label`` when given).
     """
@@ -294,10 +323,7 @@ def draw_gaze(
     if heatmap and gaze_map.heatmap is not None and np.asarray(gaze_map.heatmap).size:
         img = overlay_heatmap(img, gaze_map.heatmap, alpha=alpha)
     if gaze_map.mask is not None:
-        m = np.asarray(gaze_map.mask).astype(bool)
-        if m.shape != img.shape[:2]:
-            m = cv2.resize(m.astype(np.uint8), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
-        img[m] = (0.5 * img[m] + 0.5 * np.array(col)).astype(np.uint8)
+        img = draw_mask(img, gaze_map.mask, col, gaze_map.category)
     x1, y1, x2, y2 = (float(v) for v in gaze_map.head_box)
     text = f"{label + ' ' if label else ''}in {gaze_map.inout:.2f}"
     img = draw_box(img, (x1, y1, x2 - x1, y2 - y1), col, text)

@@ -83,6 +83,7 @@ def render_samples(img: ImageInput, scanpaths: Sequence[Scanpath], target: Targe
 
 def render_gaze_overlay(img: ImageInput, gaze_maps: Sequence[GazeMap], selected: int | None = None) -> np.ndarray:
     """The work-frame image with every person's gaze in their own colour and label ``#k`` (the table's), and
-    the heatmap of the ``selected`` person only (:func:`gazekit.viz.draw_people`)."""
+    the heatmap of the ``selected`` person only (:func:`gazekit.viz.draw_people`; GazeSeg's target mask with
+    its class)."""
     canvas = viz.draw_people(img.work, [map_gaze(gm, img.to_work) for gm in gaze_maps], selected)
     return np.ascontiguousarray(canvas)

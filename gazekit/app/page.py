@@ -568,6 +568,7 @@ def gaze_results(img: ImageInput, model: tuple[str, str | None, str], boxes: tup
                     "head box": ", ".join(f"{v:.0f}" for v in m.head_box),
                     "gaze point": f"{m.point[0]:.0f}, {m.point[1]:.0f}",
                     "in frame": f"{m.inout:.2f}",
+                    **({"looked-at object": m.category} if m.category is not None else {}),
                 }
                 for k, m in enumerate(maps)
             ]

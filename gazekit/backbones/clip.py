@@ -1,5 +1,10 @@
-"""CLIP: image tower (a :class:`~gazekit.backbones.vit.VisionTransformer` in the CLIP layout), text transformer,
-and the byte-level BPE tokenizer.
+"""CLIP: image towers (a :class:`~gazekit.backbones.vit.VisionTransformer` in the CLIP layout, or the
+:class:`ModifiedResNet` of the RN50 family with attention pooling), text transformer, and the byte-level BPE tokenizer.
+
+RN towers keep OpenAI's module names (``visual.conv1``, ``visual.layer1.0.downsample.-1``, ``visual.attnpool.q_proj``
+…), so OpenAI and open_clip RN state dicts (e.g. ``timm/resnet50_clip.openai``: ``open_clip_model.safetensors``
+with ``vocab.json`` + ``merges.txt`` beside it) load without renaming; :func:`clip_from_state_dict` infers the
+architecture from the tensor shapes and :func:`tokenizer_from_folder` reads the vocabulary from the same folder.
 
 Weights: :func:`checkpoint_filter_fn` maps OpenAI / OpenCLIP state dicts (``visual.conv1``, ``visual.transformer
 .resblocks.N.attn.in_proj_weight``, ``token_embedding``, ``text_projection`` …) and transformers ``CLIPModel``
@@ -23,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from gazekit.backbones.vit import Block, VisionTransformer, concat_qkv
@@ -31,9 +37,17 @@ from gazekit.errors import ConfigError, DataFormatError
 __all__ = [
     "CLIP",
     "CLIPTokenizer",
+    "AttentionPool2d",
+    "ModifiedResNet",
     "TextTransformer",
     "checkpoint_filter_fn",
+    "RN50_CONFIG",
+    "build_clip",
+    "clip_config_from_state_dict",
+    "clip_rn50",
+    "clip_rn_tiny_test",
     "clip_tiny_test",
+    "tokenizer_from_folder",
     "clip_vit_b16",
     "clip_vit_b32",
     "clip_vit_l14",
@@ -107,17 +121,158 @@ class TextTransformer(nn.Module):
         return self.proj(pooled)
 
 
+# ---------------------------------------------------------------------- ResNet image tower (RN50 family)
+class Bottleneck(nn.Module):
+    """CLIP's anti-aliased bottleneck: 1x1, 3x3, avg-pool (stride > 1), 1x1 (x4); the shortcut pools, then 1x1+BN."""
+
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.avgpool = nn.AvgPool2d(stride) if stride > 1 else nn.Identity()
+        self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu3 = nn.ReLU(inplace=True)
+        self.downsample: nn.Module | None = None
+        if stride > 1 or inplanes != planes * self.expansion:
+            # OpenAI names the pool "-1" so the conv/BN keep indices 0 and 1 of torchvision's layout
+            self.downsample = nn.Sequential()
+            self.downsample.add_module("-1", nn.AvgPool2d(stride))
+            self.downsample.add_module("0", nn.Conv2d(inplanes, planes * self.expansion, 1, bias=False))
+            self.downsample.add_module("1", nn.BatchNorm2d(planes * self.expansion))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu1(self.bn1(self.conv1(x)))
+        out = self.relu2(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(self.avgpool(out)))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu3(out + identity)
+
+
+class AttentionPool2d(nn.Module):
+    """QKV attention of the mean token over ``[mean; grid]`` tokens with a learned position embedding.
+
+    Args:
+        spacial_dim: side of the final feature grid (input_resolution // 32).
+        embed_dim: channels of the grid (width * 32).
+        num_heads: heads.
+        output_dim: size of ``c_proj``'s output (the CLIP embedding).
+    """
+
+    def __init__(self, spacial_dim: int, embed_dim: int, num_heads: int, output_dim: int | None = None) -> None:
+        super().__init__()
+        self.spacial_dim = spacial_dim
+        self.positional_embedding = nn.Parameter(torch.randn(spacial_dim**2 + 1, embed_dim) / embed_dim**0.5)
+        self.k_proj = nn.Linear(embed_dim, embed_dim)
+        self.q_proj = nn.Linear(embed_dim, embed_dim)
+        self.v_proj = nn.Linear(embed_dim, embed_dim)
+        self.c_proj = nn.Linear(embed_dim, output_dim or embed_dim)
+        self.num_heads = num_heads
+
+    def _pos(self, h: int, w: int) -> torch.Tensor:
+        pe = self.positional_embedding
+        if h == w == self.spacial_dim:
+            return pe
+        # another input size: bicubic resize of the grid part (open_clip's rule); the mean token keeps its row
+        s = self.spacial_dim
+        grid = pe[1:].reshape(1, s, s, -1).permute(0, 3, 1, 2)
+        grid = F.interpolate(grid, size=(h, w), mode="bicubic", align_corners=False)
+        return torch.cat([pe[:1], grid.permute(0, 2, 3, 1).reshape(h * w, -1)], dim=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, h, w]`` → ``[B, output_dim]``."""
+        b, c, h, w = x.shape
+        tokens = x.flatten(2).transpose(1, 2)  # [B, hw, C]
+        tokens = torch.cat([tokens.mean(dim=1, keepdim=True), tokens], dim=1) + self._pos(h, w).to(x.dtype)
+        nh, hd = self.num_heads, c // self.num_heads
+        q = self.q_proj(tokens[:, :1]).reshape(b, 1, nh, hd).transpose(1, 2)
+        k = self.k_proj(tokens).reshape(b, -1, nh, hd).transpose(1, 2)
+        v = self.v_proj(tokens).reshape(b, -1, nh, hd).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v)  # [B, nh, 1, hd]
+        return self.c_proj(out.transpose(1, 2).reshape(b, c))
+
+
+class ModifiedResNet(nn.Module):
+    """CLIP's ResNet image tower: 3-conv stem + avg-pool, anti-aliased bottleneck stages, attention pooling.
+
+    Args:
+        layers: blocks per stage (RN50: ``(3, 4, 6, 3)``).
+        output_dim: embedding size (RN50: 1024).
+        heads: attention-pool heads (OpenAI: ``width * 32 // 64``).
+        input_resolution: side of the (square) training input; sets the pooling position grid (``// 32``).
+        width: stem width (RN50: 64); stage ``i`` has ``width * 2**i`` planes, ``x4`` channels out.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[int] = (3, 4, 6, 3),
+        output_dim: int = 1024,
+        heads: int = 32,
+        input_resolution: int = 224,
+        width: int = 64,
+    ) -> None:
+        super().__init__()
+        if len(layers) != 4 or min(layers) < 1:
+            raise ConfigError(f"ModifiedResNet needs 4 stages of >= 1 block, got {tuple(layers)}")
+        if (width * 32) % heads:
+            raise ConfigError(f"attention-pool width {width * 32} is not divisible by {heads} heads")
+        self.output_dim, self.input_resolution = output_dim, input_resolution
+        self.conv1 = nn.Conv2d(3, width // 2, 3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width // 2)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(width // 2, width // 2, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width // 2)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv3 = nn.Conv2d(width // 2, width, 3, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(width)
+        self.relu3 = nn.ReLU(inplace=True)
+        self.avgpool = nn.AvgPool2d(2)
+        self._inplanes = width
+        self.layer1 = self._make_layer(width, layers[0])
+        self.layer2 = self._make_layer(width * 2, layers[1], stride=2)
+        self.layer3 = self._make_layer(width * 4, layers[2], stride=2)
+        self.layer4 = self._make_layer(width * 8, layers[3], stride=2)
+        self.attnpool = AttentionPool2d(input_resolution // 32, width * 32, heads, output_dim)
+
+    def _make_layer(self, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
+        mods = [Bottleneck(self._inplanes, planes, stride)]
+        self._inplanes = planes * Bottleneck.expansion
+        mods += [Bottleneck(self._inplanes, planes) for _ in range(1, blocks)]
+        return nn.Sequential(*mods)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, 3, H, W]`` (CLIP-normalised) → feature grid ``[B, width*32, H/32, W/32]``."""
+        x = x.to(self.conv1.weight.dtype)
+        x = self.relu1(self.bn1(self.conv1(x)))
+        x = self.relu2(self.bn2(self.conv2(x)))
+        x = self.avgpool(self.relu3(self.bn3(self.conv3(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+    def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
+        """Attention-pooled embedding ``[B, output_dim]``."""
+        return self.attnpool(feats)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
 class CLIP(nn.Module):
     """Image tower ``visual`` + text tower ``text`` + learned ``logit_scale`` (log of 1/temperature)."""
 
-    def __init__(self, visual: VisionTransformer, text: TextTransformer) -> None:
+    def __init__(self, visual: VisionTransformer | ModifiedResNet, text: TextTransformer) -> None:
         super().__init__()
         self.visual = visual
         self.text = text
         self.logit_scale = nn.Parameter(torch.tensor(2.6592))  # log(1 / 0.07)
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        """``[B, 3, H, W]`` (CLIP-normalised) → ``[B, embed_dim]``."""
+        """``[B, 3, H, W]`` (CLIP-normalised) → ``[B, embed_dim]`` (ViT: pooled CLS; RN: attention pool)."""
         return self.visual.forward_head(self.visual.forward_features(images))
 
     def encode_text(self, ids: torch.Tensor) -> torch.Tensor:
@@ -172,6 +327,113 @@ def clip_tiny_test(vocab_size: int = 100, context_length: int = 16, eos_token_id
         _vision(32, 2, 2, 14, 2, 24, "quick_gelu"),
         TextTransformer(vocab_size, context_length, 32, 2, 2, 24, "quick_gelu", eos_token_id),
     )
+
+
+def clip_rn50(act: str = "quick_gelu") -> CLIP:
+    """OpenAI CLIP RN50 (224 px, embed 1024): ModifiedResNet (3, 4, 6, 3), width 64, 32 pool heads."""
+    return build_clip(RN50_CONFIG)
+
+
+def clip_rn_tiny_test(vocab_size: int = 100, context_length: int = 16) -> CLIP:
+    """Tiny RN CLIP for tests: stages (1, 1, 1, 1), width 8, 64 px input, embed 24, 2-block text tower."""
+    return build_clip(
+        {
+            "embed_dim": 24,
+            "vision": {"type": "resnet", "layers": [1, 1, 1, 1], "width": 8, "heads": 2, "image_size": 64},
+            "text": {"vocab_size": vocab_size, "context_length": context_length, "width": 32, "layers": 2, "heads": 2},
+        }
+    )
+
+
+#: the published RN50 architecture as a :func:`build_clip` config
+RN50_CONFIG: dict[str, Any] = {
+    "embed_dim": 1024,
+    "vision": {"type": "resnet", "layers": [3, 4, 6, 3], "width": 64, "heads": 32, "image_size": 224},
+    "text": {"vocab_size": 49408, "context_length": 77, "width": 512, "layers": 12, "heads": 8},
+    "act": "quick_gelu",
+}
+
+
+def build_clip(config: dict[str, Any]) -> CLIP:
+    """A :class:`CLIP` from a JSON-safe config (``embed_dim``, ``vision`` {type resnet|vit, …}, ``text``, ``act``).
+
+    ``vision`` for ``resnet``: ``layers`` (4 ints), ``width``, ``heads``, ``image_size``; for ``vit``: ``width``,
+    ``layers``, ``heads``, ``patch``, ``image_size``. ``text``: ``vocab_size``, ``context_length``, ``width``,
+    ``layers``, ``heads`` and optionally ``eos_token_id`` (None pools at the largest id, as OpenAI).
+    """
+    try:
+        embed, v, t = int(config["embed_dim"]), dict(config["vision"]), dict(config["text"])
+        act = str(config.get("act", "quick_gelu"))
+        if v.get("type") == "resnet":
+            visual: VisionTransformer | ModifiedResNet = ModifiedResNet(
+                tuple(int(n) for n in v["layers"]), embed, int(v["heads"]), int(v["image_size"]), int(v["width"])
+            )
+        elif v.get("type") == "vit":
+            patch = int(v["patch"])
+            visual = _vision(
+                int(v["width"]), int(v["layers"]), int(v["heads"]), patch, int(v["image_size"]) // patch, embed, act
+            )
+        else:
+            raise ConfigError(f"CLIP config: vision.type must be 'resnet' or 'vit', got {v.get('type')!r}")
+        text = TextTransformer(
+            int(t["vocab_size"]),
+            int(t["context_length"]),
+            int(t["width"]),
+            int(t["layers"]),
+            int(t["heads"]),
+            embed,
+            act,
+            t.get("eos_token_id"),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise ConfigError(f"CLIP config: missing or bad field ({type(e).__name__}: {e})") from None
+    return CLIP(visual, text)
+
+
+def _count(sd: dict[str, Any], pattern: str) -> int:
+    return len({m.group(1) for k in sd if (m := re.match(pattern, k))})
+
+
+def clip_config_from_state_dict(sd: dict[str, Any]) -> dict[str, Any]:
+    """Infer a :func:`build_clip` config from a gazekit-layout CLIP state dict (after :func:`checkpoint_filter_fn`).
+
+    Heads follow OpenAI's rule (64 channels per head), as the published checkpoints do not store them.
+    """
+    try:
+        tok = sd["text.token_embedding.weight"]
+        width_t = int(tok.shape[1])
+        text = {
+            "vocab_size": int(tok.shape[0]),
+            "context_length": int(sd["text.pos_embed"].shape[1]),
+            "width": width_t,
+            "layers": _count(sd, r"text\.blocks\.(\d+)\."),
+            "heads": max(1, width_t // 64),
+        }
+        embed = int(sd["text.proj.weight"].shape[0])
+        if "visual.attnpool.c_proj.weight" in sd:
+            width = int(sd["visual.conv3.weight"].shape[0])
+            grid = round((int(sd["visual.attnpool.positional_embedding"].shape[0]) - 1) ** 0.5)
+            vision = {
+                "type": "resnet",
+                "layers": [_count(sd, rf"visual\.layer{i}\.(\d+)\.") for i in range(1, 5)],
+                "width": width,
+                "heads": max(1, width * 32 // 64),
+                "image_size": grid * 32,
+            }
+        else:
+            pw = sd["visual.patch_embed.weight"]
+            grid = round((int(sd["visual.pos_embed"].shape[1]) - 1) ** 0.5)
+            vision = {
+                "type": "vit",
+                "width": int(pw.shape[0]),
+                "layers": _count(sd, r"visual\.blocks\.(\d+)\."),
+                "heads": max(1, int(pw.shape[0]) // 64),
+                "patch": int(pw.shape[-1]),
+                "image_size": grid * int(pw.shape[-1]),
+            }
+    except (KeyError, IndexError) as e:
+        raise ConfigError(f"not a CLIP state dict (no {e})") from None
+    return {"embed_dim": embed, "vision": vision, "text": text, "act": "quick_gelu"}
 
 
 # ---------------------------------------------------------------------- checkpoint conversion
@@ -275,6 +537,13 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: CLIP | None = None) 
         sd = {k[len("module.") :]: v for k, v in sd.items()}
     if any(k.startswith(("vision_model.", "text_model.")) for k in sd):
         return _from_hf(sd)
+    if any(k.startswith("visual.attnpool.") for k in sd):
+        # RN tower: gazekit keeps OpenAI's module names, so visual keys pass through; BN counters may be absent
+        out = _from_openai({k: v for k, v in sd.items() if not k.startswith("visual.")})
+        out.update({k: v for k, v in sd.items() if k.startswith(("visual.", "text."))})  # gazekit text keys as is
+        for k in [k for k in out if k.endswith(".running_mean")]:
+            out.setdefault(k[: -len("running_mean")] + "num_batches_tracked", torch.tensor(0))
+        return out
     if any(k.startswith("visual.conv1") or k == "token_embedding.weight" for k in sd):
         return _from_openai(sd)
     return sd
@@ -440,6 +709,22 @@ class CLIPTokenizer:
                 ids[-1] = self.eot_id
             out[r, : len(ids)] = torch.tensor(ids)
         return out
+
+
+def tokenizer_from_folder(folder: str | Path, context_length: int = 77) -> CLIPTokenizer:
+    """The tokenizer whose files sit beside a CLIP checkpoint: ``vocab.json`` + ``merges.txt`` (Hugging Face /
+    open_clip hub repos, gazekit's bundled model) or OpenAI's ``bpe_simple_vocab_16e6.txt(.gz)``."""
+    d = Path(folder)
+    if (d / "vocab.json").is_file() and (d / "merges.txt").is_file():
+        return CLIPTokenizer.from_files(d / "vocab.json", d / "merges.txt", context_length)
+    for name in ("bpe_simple_vocab_16e6.txt.gz", "bpe_simple_vocab_16e6.txt"):
+        if (d / name).is_file():
+            return CLIPTokenizer.from_openai_bpe(d / name, context_length)
+    raise DataFormatError(
+        "no CLIP tokenizer vocabulary here: put vocab.json + merges.txt (the hub repo's files, e.g. "
+        "`gazekit download clip_tokenizer`) or bpe_simple_vocab_16e6.txt.gz beside the weights",
+        path=d,
+    )
 
 
 def _parse_merge(line: str, path: Path, lineno: int) -> tuple[str, str]:

@@ -78,6 +78,20 @@ BACKBONE_WEIGHTS: dict[str, dict[str, Any]] = {
     "clip_vit_b32": _clip("openai/clip-vit-base-patch32", "ViT-B/32"),
     "clip_vit_b16": _clip("openai/clip-vit-base-patch16", "ViT-B/16"),
     "clip_vit_l14": _clip("openai/clip-vit-large-patch14", "ViT-L/14"),
+    "clip_rn50": {  # NevaClip's default backbone; open_clip's hub copy of OpenAI's RN50 (OpenAI key names)
+        "family": "clip",
+        "repo_id": "timm/resnet50_clip.openai",
+        "hub_filename": "open_clip_model.safetensors",
+        "filename": "open_clip_model.safetensors",
+        "urls": [
+            f"{_HF}/timm/resnet50_clip.openai/resolve/main/open_clip_model.safetensors",
+            f"{_HF}/timm/resnet50_clip.openai/resolve/main/vocab.json",
+            f"{_HF}/timm/resnet50_clip.openai/resolve/main/merges.txt",
+        ],
+        "sha256": None,
+        "homepage": f"{_HF}/timm/resnet50_clip.openai",
+        "description": "OpenAI CLIP RN50 (open_clip layout, safetensors) with its BPE vocabulary",
+    },
     "clip_tokenizer": {
         "family": "clip_tokenizer",
         "repo_id": "openai/clip-vit-base-patch32",
@@ -121,6 +135,7 @@ def _builders() -> dict[str, Callable[..., nn.Module]]:
         "clip_vit_b32": clip.clip_vit_b32,
         "clip_vit_b16": clip.clip_vit_b16,
         "clip_vit_l14": clip.clip_vit_l14,
+        "clip_rn50": clip.clip_rn50,
         "vgg16": vgg.vgg16,
         **{n: getattr(nat, n) for n in BACKBONE_WEIGHTS if n.startswith(("nat_", "dinat_"))},
     }

@@ -10,6 +10,8 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader
 
+from gazekit.training import ResumableDataLoader, eval_sampler, train_sampler
+
 __all__ = ["GazekitDataModule", "default_num_workers"]
 
 
@@ -49,18 +51,34 @@ class GazekitDataModule(pl.LightningDataModule):
         return None
 
     def _loader(self, split: str, shuffle: bool) -> Any:
+        """The loader of ``split``: this process's shard (:mod:`gazekit.training`), shuffled per epoch from
+        ``seed`` when ``shuffle``; training loaders resume mid-epoch."""
+        ds = self.split_dataset(split)
+        sampler = train_sampler(ds, self.seed) if shuffle else eval_sampler(ds, split)
+        return self.make_loader(ds, sampler, resumable=shuffle, collate_fn=self.collate_fn())
 
-        return DataLoader(
-            self.split_dataset(split),
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            collate_fn=self.collate_fn(),
-            pin_memory=self.pin_memory,
-            # seeded shuffling: the same recipe and seed give the same batches
-            generator=torch.Generator().manual_seed(int(self.seed)) if shuffle else None,
-            persistent_workers=self.num_workers > 0,
-        )
+    def make_loader(self, dataset: Any, sampler: Any, *, resumable: bool, **kwargs: Any) -> Any:
+        """A DataLoader over ``dataset`` with this module's batch size and workers (``kwargs`` override)."""
+        kw: dict[str, Any] = {
+            "batch_size": self.batch_size,
+            "num_workers": self.num_workers,
+            "pin_memory": self.pin_memory,
+            "persistent_workers": self.num_workers > 0,
+            # workers' seeds come from this generator, not from the global random state a resume restores
+            "generator": torch.Generator().manual_seed(int(self.seed)),
+        }
+        kw.update(kwargs)
+        if resumable:
+            return ResumableDataLoader(dataset, sampler=sampler, progress=self._batches_trained, **kw)
+        return DataLoader(dataset, sampler=sampler, **kw)
+
+    def _batches_trained(self) -> tuple[int, int]:
+        """``(epoch, batches of it already trained on)``: where a resumed training loader starts."""
+        trainer = self.trainer
+        if trainer is None:
+            return 0, 0
+        loop = trainer.fit_loop
+        return int(loop.epoch_progress.current.processed), int(loop.epoch_loop.batch_progress.current.processed)
 
     def train_dataloader(self) -> Any:
         return self._loader("train", True)

@@ -26,7 +26,6 @@ import shutil
 import stat
 import sys
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from gazekit.atomic import staging_dir
 from gazekit.errors import ConfigError, DownloadError
 
 __all__ = [
@@ -317,6 +317,8 @@ def download_file(
                     done += len(chunk)
                     if progress is not None:
                         progress(done, total)
+                f.flush()
+                os.fsync(f.fileno())  # the verified rename below must not reach the disk before the bytes
     except urllib.error.HTTPError as e:
         if e.code == 416 and have:  # asked past the end: the .part is already complete
             pass
@@ -438,7 +440,8 @@ def fetch(
         files.append(
             download_file(rf.url, cache / rf.filename, sha256=rf.sha256, md5=rf.md5, size=rf.size, progress=cb)
         )
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
+    # unpacked into a hidden staging folder, renamed into place whole; a killed run's folder is removed here
+    tmp = staging_dir(root, name, ".tmp")
     try:
         for f in files:
             if _is_archive(f.name):
@@ -446,7 +449,7 @@ def fetch(
             else:
                 shutil.copy2(f, tmp / f.name)
         if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=root))
+            old = staging_dir(root, name, ".old")
             os.replace(final, old / name)
             os.replace(tmp, final)
             shutil.rmtree(old, ignore_errors=True)

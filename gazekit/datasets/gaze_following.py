@@ -16,7 +16,7 @@ from gazekit.datasets.base import GazekitDataModule
 from gazekit.datasets.gazefollow import read_gazefollow
 from gazekit.datasets.splits import split_by_key
 from gazekit.datasets.synthetic.gaze import gaze_sample_to_tensors, head_gaussian_map
-from gazekit.datasets.videoattentiontarget import read_videoattentiontarget
+from gazekit.datasets.videoattentiontarget import read_videoattentiontarget, vitgaze_test_chunks
 from gazekit.errors import ConfigError
 from gazekit.imageio import read_image
 
@@ -89,7 +89,8 @@ class GazeFollowImageDataModule(GazekitDataModule):
             image_root = Path(self.root)
         else:
             train = read_videoattentiontarget(self.root, "train")
-            test = read_videoattentiontarget(self.root, "test")
+            # the release scores VAT on 8-frame chunks with per-chunk smoothed boxes (tails dropped)
+            test = [a for c in vitgaze_test_chunks(read_videoattentiontarget(self.root, "test")) for a in c]
             image_root = Path(self.root) / "images"
         parts = split_by_key(train, lambda a: a.image, (1.0 - self.val_fraction, self.val_fraction, 0.0), self.seed)
         self.splits = {

@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from gazekit.datasets import object_level as ol
 from gazekit.datasets.base import GazekitDataModule
@@ -27,6 +26,7 @@ from gazekit.datasets.locations import resolve_data_path
 from gazekit.datasets.splits import split_groups
 from gazekit.datasets.synthetic.search import SearchWorldConfig, build_world
 from gazekit.errors import ConfigError, DataFormatError
+from gazekit.training import eval_sampler, process_group, train_sampler
 from gazekit.types import Scanpath, Stimulus, Task
 
 __all__ = [
@@ -55,26 +55,52 @@ def collate_list(items: list) -> list:
     return list(items)
 
 
-class DisplayGroupedSampler(torch.utils.data.Sampler):
-    """Shuffles displays (seeded, new order each epoch), then yields each display's trials together, so a
-    batch holds few distinct displays and the crop CNN runs once per display instead of once per trial."""
+class DisplayGroupedSampler(torch.utils.data.DistributedSampler):
+    """Shuffles displays (seeded by ``(seed, epoch)``; Lightning calls ``set_epoch``), then yields each display's
+    trials together, so a batch holds few distinct displays and the crop CNN runs once per display instead of
+    once per trial.
 
-    def __init__(self, trials: Sequence[Trial], seed: int = 0) -> None:
+    Under DDP each process takes whole displays (a display's trials never straddle two processes, so each
+    process's display cache serves all of them): displays go in shuffled order to the process with the fewest
+    trials so far, and every shard is cut to the shortest one so that all processes take the same number of
+    steps. In one process (``num_replicas=1``) nothing is cut.
+
+    Args:
+        trials: the training trials.
+        seed: shuffling seed.
+        num_replicas, rank: the process group (default: :func:`gazekit.training.process_group`).
+    """
+
+    def __init__(
+        self, trials: Sequence[Trial], seed: int = 0, num_replicas: int | None = None, rank: int | None = None
+    ) -> None:
+        if num_replicas is None or rank is None:
+            num_replicas, rank = process_group()
+        super().__init__(trials, num_replicas=num_replicas, rank=rank, shuffle=True, seed=int(seed))  # type: ignore[arg-type]
         self.groups: dict[int, list[int]] = {}
         for i, t in enumerate(trials):
             self.groups.setdefault(id(t.stimulus), []).append(i)
-        self.seed, self.epoch = int(seed), 0
+        self._shard: tuple[int, list[int]] | None = None
 
-    def __len__(self) -> int:
-        return sum(len(g) for g in self.groups.values())
-
-    def __iter__(self):
+    def _indices(self) -> list[int]:
+        if self._shard is not None and self._shard[0] == self.epoch:
+            return self._shard[1]
         rng = np.random.default_rng([self.seed, self.epoch])
-        self.epoch += 1
         groups = list(self.groups.values())
+        shards: list[list[int]] = [[] for _ in range(self.num_replicas)]
         for gi in rng.permutation(len(groups)):
             g = groups[gi]
-            yield from (g[j] for j in rng.permutation(len(g)))
+            shortest = min(range(self.num_replicas), key=lambda r: len(shards[r]))
+            shards[shortest].extend(g[j] for j in rng.permutation(len(g)))
+        n = min(len(s) for s in shards)
+        self._shard = (self.epoch, shards[self.rank][:n])
+        return self._shard[1]
+
+    def __len__(self) -> int:
+        return len(self._indices())
+
+    def __iter__(self):
+        return iter(self._indices())
 
 
 class _TrialDataModule:
@@ -92,17 +118,14 @@ class _TrialDataModule:
 
     def _loader(self, split: str, shuffle: bool):
         trials = self.split_dataset(split)
-        g = torch.Generator().manual_seed(int(self.seed))
-        grouped = shuffle and self.group_by_display
-        return DataLoader(
-            trials,  # type: ignore[arg-type]
-            batch_size=self.batch_size,
-            shuffle=shuffle and not grouped,
-            sampler=DisplayGroupedSampler(trials, self.seed) if grouped else None,
-            num_workers=0,  # tensorisation is cached in the model; workers would not share the cache
-            collate_fn=collate_list,
-            generator=g if shuffle and not grouped else None,
-        )
+        if shuffle:
+            grouped = self.group_by_display
+            sampler = DisplayGroupedSampler(trials, self.seed) if grouped else train_sampler(trials, self.seed)
+        else:
+            sampler = eval_sampler(trials, split)
+        # num_workers=0: tensorisation is cached in the model; workers would not share the cache
+        return self.make_loader(trials, sampler, resumable=shuffle, num_workers=0, collate_fn=collate_list,
+                                pin_memory=False, persistent_workers=False)  # fmt: skip
 
 
 def _task_of(stimulus: Stimulus) -> Task:

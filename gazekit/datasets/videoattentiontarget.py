@@ -20,6 +20,7 @@ Frame size comes from the clip's first image under ``images/`` (all frames of a 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ from gazekit.datasets._common import (
 from gazekit.errors import ConfigError, DataFormatError
 from gazekit.types import GazeAnnotation
 
-__all__ = ["SMOOTH_WINDOW", "read_vat_track", "read_videoattentiontarget", "smooth_boxes"]
+__all__ = ["SMOOTH_WINDOW", "read_vat_track", "read_videoattentiontarget", "smooth_boxes", "vitgaze_test_chunks"]
 
 SMOOTH_WINDOW = 11
 
@@ -172,3 +173,26 @@ def read_videoattentiontarget(
             read_vat_track(f, frame_size=size, smooth_window=smooth_window, every=every, meta=meta, errors=errors)
         )
     return out
+
+
+def vitgaze_test_chunks(
+    annotations: list[GazeAnnotation], seq_len: int = 8, smooth_window: int = SMOOTH_WINDOW
+) -> list[list[GazeAnnotation]]:
+    """ViTGaze's VAT test set (``data/video_attention_target_video.py``): each track (``meta["track"]``, in
+    ``frame_index`` order) is cut into non-overlapping chunks starting at ``range(0, len − seq_len, seq_len)``,
+    so the tail and tracks shorter than ``seq_len`` + 1 frames are dropped, and head boxes are smoothed
+    **within each chunk** (moving average of ``smooth_window``, edge-padded) from the raw boxes."""
+    if seq_len < 1:
+        raise ConfigError(f"seq_len must be >= 1, got {seq_len}")
+    tracks: dict[str, list[GazeAnnotation]] = {}
+    for a in annotations:
+        tracks.setdefault(str(a.meta.get("track", a.image.rsplit("/", 1)[0])), []).append(a)
+    chunks = []
+    for recs in tracks.values():
+        recs = sorted(recs, key=lambda a: a.meta.get("frame_index", 0))
+        for start in range(0, len(recs) - seq_len, seq_len):
+            part = recs[start : start + seq_len]
+            raw = np.array([a.meta.get("head_box_raw", a.head_box) for a in part], float)
+            boxes = smooth_boxes(raw, smooth_window)
+            chunks.append([replace(a, head_box=tuple(float(v) for v in b)) for a, b in zip(part, boxes, strict=True)])
+    return chunks

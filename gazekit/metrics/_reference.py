@@ -43,14 +43,20 @@ def lcs_length(a: Sequence, b: Sequence) -> int:
     return L[n][m]
 
 
-def levenshtein(a: Sequence, b: Sequence) -> int:
-    """Levenshtein distance (unit insert/delete/substitute), as FixaTons/OAT ``_Levenshtein``."""
-    n, m = len(a), len(b)
+def edit_table(n: int, m: int) -> list[list[int]]:
+    """``(n + 1) x (m + 1)`` edit-distance table with the borders 0..n and 0..m filled."""
     D = [[0] * (m + 1) for _ in range(n + 1)]
     for i in range(n + 1):
         D[i][0] = i
     for j in range(m + 1):
         D[0][j] = j
+    return D
+
+
+def levenshtein(a: Sequence, b: Sequence) -> int:
+    """Levenshtein distance (unit insert/delete/substitute), as FixaTons/OAT ``_Levenshtein``."""
+    n, m = len(a), len(b)
+    D = edit_table(n, m)
     for i in range(1, n + 1):
         for j in range(1, m + 1):
             D[i][j] = min(D[i - 1][j] + 1, D[i][j - 1] + 1, D[i - 1][j - 1] + (a[i - 1] != b[j - 1]))

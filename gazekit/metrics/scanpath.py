@@ -69,6 +69,9 @@ __all__ = [
     "semantic_string",
     "sequence_score",
     "sequence_score_batch",
+    "string_time_delay_embedding",
+    "damerau_levenshtein",
+    "fixatons_grid_string",
     "time_delay_embedding",
     "time_delay_embedding_batch",
 ]
@@ -1089,6 +1092,68 @@ def scaled_time_delay_embedding(human: ScanpathLike, simulated: ScanpathLike, ma
         best = win(k).min(axis=1) / k
         sims.append(math.exp(-float(best.sum() / len(best))))
     return sum(sims) / len(sims)
+
+
+def damerau_levenshtein(a: Sequence, b: Sequence) -> int:
+    """Unrestricted Damerau–Levenshtein distance (Lowrance–Wagner; insert, delete, substitute, transpose at cost 1),
+    which ``nltk.edit_distance(a, b, transpositions=True)`` computes."""
+    la, lb = len(a), len(b)
+    d = _ref.edit_table(la, lb)
+    last_row: dict[Any, int] = {}  # symbol -> last row (1-based) of a where it occurred
+    for i in range(1, la + 1):
+        last_col = 0  # last column (1-based) of b in this row where b[j] == a[i]
+        for j in range(1, lb + 1):
+            k, l_ = last_row.get(b[j - 1], 0), last_col
+            same = a[i - 1] == b[j - 1]
+            if same:
+                last_col = j
+            best = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (0 if same else 1))
+            if k > 0 and l_ > 0:
+                best = min(best, d[k - 1][l_ - 1] + (i - k - 1) + 1 + (j - l_ - 1))
+            d[i][j] = best
+        last_row[a[i - 1]] = i
+    return d[la][lb]
+
+
+def fixatons_grid_string(s: ScanpathLike, width: float, height: float, n: int = 4) -> list[int]:
+    """FixaTons' grid symbols: ``int(x) // (W // n) + (int(y) // (H // n)) * n`` (no clipping: a point in the
+    remainder strip past ``n`` cells gets the next row's symbol, as in FixaTons)."""
+    sw, sh = int(width) // n, int(height) // n
+    if sw < 1 or sh < 1:
+        raise ConfigError(f"a {n}x{n} grid needs a frame of at least {n}x{n} px, got {width}x{height}")
+    xy = _xy(s).astype(np.int32)
+    return [int(x // sw + (y // sh) * n) for x, y in xy]
+
+
+def string_time_delay_embedding(
+    human: ScanpathLike,
+    simulated: ScanpathLike,
+    screen_size: tuple[float, float],
+    *,
+    k: int = 3,
+    grid: int = 4,
+    mode: str = "mean",
+) -> float:
+    """String-based time-delay embedding distance (FixaTons ``string_based_time_delay_embedding_distance``).
+
+    Every length-``k`` window of ``simulated`` is turned into ``grid x grid`` cell symbols
+    (:func:`fixatons_grid_string`) and matched to the closest window of ``human`` by Damerau–Levenshtein
+    distance, divided by ``k``; ``"mean"`` averages over the simulated windows, ``"hausdorff"`` takes the maximum.
+    Asymmetric; lower is better; NaN when either scanpath is shorter than ``k``.
+    """
+    mode_l = mode.lower()
+    if mode_l not in ("mean", "hausdorff"):
+        raise ConfigError(f"mode must be 'mean' or 'hausdorff', got {mode!r}")
+    if k < 1:
+        raise ConfigError(f"k must be >= 1, got {k}")
+    w, h = _screen(screen_size)
+    hs = fixatons_grid_string(human, w, h, grid)
+    ss = fixatons_grid_string(simulated, w, h, grid)
+    if len(hs) < k or len(ss) < k:
+        return float("nan")
+    hw = [hs[i : i + k] for i in range(len(hs) - k + 1)]
+    best = [min(damerau_levenshtein(a, b) for a in hw) / k for b in (ss[i : i + k] for i in range(len(ss) - k + 1))]
+    return float(np.mean(best)) if mode_l == "mean" else float(np.max(best))
 
 
 # --------------------------------------------------------------------------------------------- FDISS

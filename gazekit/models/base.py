@@ -10,18 +10,31 @@
 from __future__ import annotations
 
 import inspect
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 
+from gazekit.datasets.synthetic.gaze import head_box_batch
 from gazekit.errors import ConfigError
+from gazekit.heads import detect_heads
 from gazekit.models.predictors import GazePredictor, ScanpathPredictor
 from gazekit.models.registry import spec_for_class
+from gazekit.training import gather_objects, process_group, restart_train_iterator, rng_state, set_rng_state
 from gazekit.weights import WeightsSource, load_into, read_checkpoint, resolve_model_weights, write_checkpoint
 
-__all__ = ["GazePredictor", "GazekitModule", "ScanpathPredictor"]
+__all__ = [
+    "GazePredictor",
+    "GazekitModule",
+    "ScanpathPredictor",
+    "forward_on_head_boxes",
+    "minmax_heatmaps",
+    "warmup_cosine",
+]
 
 
 M = TypeVar("M", bound="GazekitModule")
@@ -142,9 +155,83 @@ class GazekitModule(pl.LightningModule):
             model.weights_source = found.source
         return model
 
+    # -- multi-process and resumable training (gazekit.training)
+    @staticmethod
+    def gather_for_metrics(records: list[Any]) -> list[Any]:
+        """Per-sample records of every process, in rank order (a collective: every process calls it, also
+        with an empty list). Epoch metrics computed on the result are the metrics of the whole split."""
+        return gather_objects(records)
+
+    def gathered_arrays(self, records: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray] | None:
+        """Per-batch arrays of every process concatenated per key ([N_total, ...]); None when no process has any."""
+        parts = self.gather_for_metrics(records)
+        if not parts:
+            return None
+        return {k: np.concatenate([d[k] for d in parts]) for k in parts[0]}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store every process's random state (dropout, masking), so ``--ckpt_path`` resumes exactly."""
+        checkpoint["gazekit_rng"] = gather_objects([rng_state()])
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._resume_rng: list[Any] | None = checkpoint.get("gazekit_rng") or []
+
+    def on_train_start(self) -> None:
+        """On a resumed fit, right before the first resumed step: reopen the training batches where the
+        checkpoint left them and restore the random state it saved (as it was when it was written)."""
+        states, self._resume_rng = getattr(self, "_resume_rng", None), None
+        if states is None or not self.trainer.fit_loop.restarting:
+            return
+        restart_train_iterator(self.trainer)
+        world, rank = process_group()
+        if states and len(states) == world:
+            set_rng_state(states[rank])
+
 
 def _all_subclasses(cls: type) -> list[type]:
     out = []
     for c in cls.__subclasses__():
         out += [c, *_all_subclasses(c)]
     return out
+
+
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float, min_lr_ratio: float
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step LR factor: linear warm-up over ``round(total · warmup_fraction)`` steps, then cosine from 1 to
+    ``min_lr_ratio`` at ``total_steps`` (ViTGaze's schedule; GazeSeg uses it too)."""
+    total = max(int(total_steps), 1)
+    warm = max(int(round(total * warmup_fraction)), 0)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / (warm + 1)
+        t = min((step - warm) / max(total - warm, 1), 1.0)
+        return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def minmax_heatmaps(heat: torch.Tensor) -> np.ndarray:
+    """``[B, h, w]`` raw maps → float numpy scaled to [0, 1] per map (keeps the ranking and the argmax)."""
+    lo = heat.flatten(1).min(1).values[:, None, None]
+    hi = heat.flatten(1).max(1).values[:, None, None]
+    return ((heat - lo) / (hi - lo).clamp_min(1e-12)).float().cpu().numpy()
+
+
+@torch.no_grad()
+def forward_on_head_boxes(
+    model: torch.nn.Module, image: np.ndarray, head_boxes: Sequence[Sequence[float]] | None, input_size: int
+) -> tuple[list[tuple[float, float, float, float]], dict[str, torch.Tensor] | None]:
+    """Run a gaze model (``model(images, head_boxes)``) in eval mode on every person of one image: the cleaned px
+    boxes and the outputs (None without boxes). ``head_boxes=None`` detects heads (:func:`gazekit.heads.detect_heads`)."""
+    device = next(model.parameters()).device
+    boxes, x, hb = head_box_batch(image, detect_heads(image) if head_boxes is None else head_boxes, input_size, device)
+    if not boxes:
+        return boxes, None
+    was = model.training
+    model.eval()
+    try:
+        return boxes, model(x, hb)
+    finally:
+        model.train(was)

@@ -529,7 +529,7 @@ class OAT(GazekitModule, ScanpathPredictor):
         b = self._as_batch(batch)
         loss, _ = self.loss(b)
         bs = b.n_obj.shape[0]
-        self.log("val/loss", loss, prog_bar=True, batch_size=bs)
+        self.log("val/loss", loss, prog_bar=True, batch_size=bs, sync_dist=True)
         vmax = self.hparams.val_max_batches
         if vmax is not None and batch_idx >= vmax:
             return
@@ -542,11 +542,20 @@ class OAT(GazekitModule, ScanpathPredictor):
             self._val_target.append(int(b.target_obj[i]))
             self._val_keys.append(b.displays[i].name)
 
+    def _epoch_delta(self) -> float | None:
+        """The behavioural delta over the decoded trials of every process (None when there are none)."""
+        rows = self.gather_for_metrics(
+            list(zip(self._val_pred, self._val_human, self._val_target, self._val_keys, strict=True))
+        )
+        if not rows:
+            return None
+        pred, human, target, keys = (list(c) for c in zip(*rows, strict=True))
+        return float(delta_for_object_sequences(pred, human, target, keys))
+
     def on_validation_epoch_end(self) -> None:
-        if not self._val_pred:
-            return
-        d = delta_for_object_sequences(self._val_pred, self._val_human, self._val_target, self._val_keys)
-        self.log("val/delta", float(d), prog_bar=True)
+        d = self._epoch_delta()
+        if d is not None:
+            self.log("val/delta", d, prog_bar=True, sync_dist=True)  # the same value on every process
 
     def on_test_epoch_start(self) -> None:
         self.on_validation_epoch_start()
@@ -554,7 +563,7 @@ class OAT(GazekitModule, ScanpathPredictor):
     def test_step(self, batch: Any, batch_idx: int) -> None:
         b = self._as_batch(batch)
         loss, _ = self.loss(b)
-        self.log("test/loss", loss, batch_size=b.n_obj.shape[0])
+        self.log("test/loss", loss, batch_size=b.n_obj.shape[0], sync_dist=True)
         for i, s in enumerate(self.decode(b, greedy=True)):
             n = int(b.n_obj[i])
             self._val_human.append([x for x in b.labels[i].tolist() if 0 <= x < n])
@@ -563,9 +572,9 @@ class OAT(GazekitModule, ScanpathPredictor):
             self._val_keys.append(b.displays[i].name)
 
     def on_test_epoch_end(self) -> None:
-        if self._val_pred:
-            d = delta_for_object_sequences(self._val_pred, self._val_human, self._val_target, self._val_keys)
-            self.log("test/delta", float(d))
+        d = self._epoch_delta()
+        if d is not None:
+            self.log("test/delta", d, sync_dist=True)
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> list[Scanpath]:
         """Greedy pixel scanpaths for a batch of trials (``gazekit predict``)."""

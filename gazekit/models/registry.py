@@ -151,7 +151,11 @@ for _spec in (
         "scanpath",
         "gazekit.models.nevaclip:NevaClip",
         "zero-shot caption-driven scanpaths from CLIP (Zanca et al., 2023)",
-        tasks=("caption", "freeview"),
+        config="configs/experiments/nevaclip_synthetic.yaml",
+        trainable=True,
+        tasks=("caption", "freeview", "search"),
+        bundled="assets/nevaclip/nevaclip_synthetic.safetensors",
+        checkpoint="nevaclip_synthetic.safetensors",
     ),
     ModelSpec(
         "eccnet", "scanpath", "gazekit.models.eccnet:EccNet", "eccentricity-dependent search net (Gupta et al., 2021)"
@@ -173,9 +177,12 @@ for _spec in (
         "gazeseg",
         "gaze",
         "gazekit.models.gazeseg:GazeSeg",
-        "gaze following with target masks (Liu et al., 2024)",
+        "gaze following with target masks and classes (Liu et al., 2024; reconstructed on NAT)",
+        config="configs/experiments/gazeseg_synthetic.yaml",
         trainable=True,
         tasks=("gaze",),
+        bundled="assets/gazeseg/gazeseg_synthetic.safetensors",
+        checkpoint="gazeseg_synthetic.safetensors",
     ),
     ModelSpec(
         "center-gaze",

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -30,9 +29,8 @@ from torch import nn
 from gazekit.backbones.loading import load_backbone
 from gazekit.backbones.vit import VisionTransformer
 from gazekit.errors import BadWeightsError, ConfigError, WeightsNotFoundError
-from gazekit.heads import detect_heads
-from gazekit.metrics.following import gazefollow_auc, inout_ap, l2
-from gazekit.models.base import GazekitModule, GazePredictor
+from gazekit.metrics.following import evaluate_gaze_arrays
+from gazekit.models.base import GazekitModule, GazePredictor, forward_on_head_boxes, minmax_heatmaps, warmup_cosine
 from gazekit.types import GazeMap
 from gazekit.weights import load_into, load_state_dict
 
@@ -40,6 +38,7 @@ __all__ = [
     "PatchPAM",
     "UpSampleConv",
     "ViTGaze",
+    "block_scene_masks",
     "head_patch_mask",
     "materialised_pooled_attention",
     "sigmoid_focal_loss",
@@ -151,6 +150,42 @@ def materialised_pooled_attention(
     return tokens, torch.cat(maps, 1).reshape(images.shape[0], -1, gh, gw)
 
 
+def block_scene_masks(
+    head: torch.Tensor, prob: float, max_ratio: float, min_patches: int = 16, min_aspect: float = 0.3
+) -> torch.Tensor:
+    """``[B, gh, gw]`` bool patch masks as hustvl/ViTGaze's ``SceneMaskGenerator``: with probability ``prob`` per
+    sample, a target count U(min_patches, max_ratio·N) is covered by random rectangles (area U(min_patches,
+    remaining), log-uniform aspect in [min_aspect, 1/min_aspect], 4 tries each, stop when one adds nothing);
+    ``head [B, gh, gw]`` patches are never masked."""
+    b, gh, gw = head.shape
+    out = torch.zeros(b, gh, gw, dtype=torch.bool)
+    lo, hi = math.log(min_aspect), -math.log(min_aspect)
+    for i in range(b):
+        if torch.rand(()) >= prob:
+            continue
+        m = torch.zeros(gh, gw, dtype=torch.bool)
+        goal = float(torch.empty(()).uniform_(min_patches, max(max_ratio * gh * gw, min_patches)))
+        count = 0.0
+        while count < goal:
+            budget, delta = goal - count, 0
+            for _ in range(4):
+                area = float(torch.empty(()).uniform_(min_patches, max(budget, min_patches)))
+                asp = math.exp(float(torch.empty(()).uniform_(lo, hi)))
+                h, w = int(round(math.sqrt(area * asp))), int(round(math.sqrt(area / asp)))
+                if w < gw and h < gh:
+                    top, left = int(torch.randint(0, gh - h + 1, ())), int(torch.randint(0, gw - w + 1, ()))
+                    new = h * w - int(m[top : top + h, left : left + w].sum())
+                    if 0 < new <= budget:
+                        m[top : top + h, left : left + w] = True
+                        delta = new
+                        break
+            if delta == 0:
+                break
+            count += delta
+        out[i] = m
+    return out.to(head.device) & ~head
+
+
 def sigmoid_focal_loss(
     logits: torch.Tensor, target: torch.Tensor, alpha: float = -1.0, gamma: float = 2.0
 ) -> torch.Tensor:
@@ -216,7 +251,15 @@ class ViTGaze(GazekitModule, GazePredictor):
         lr_schedule: ``"cosine"`` (1→``min_lr_ratio``, linear warm-up ``warmup_fraction``) or ``"constant"``.
         mask_prob, mask_max_ratio: training augmentation: with probability ``mask_prob`` replace up to
             ``mask_max_ratio`` of the non-head patches by the mask token.
+        mask_mode: ``"scatter"`` (independent patches, gazekit's first form) or ``"block"`` (the release's
+            ``SceneMaskGenerator``: rectangles of aspect 0.3–3.3 until U(16, ratio·N) patches, head patches kept;
+            :func:`block_scene_masks`).
         use_kernel: pool with the attention-pool kernel (False: materialise the maps; same result).
+        eval_protocol: validation/test scoring: ``"gazefollow"`` (AUC on the image-size map, every annotator) or
+            ``"vat"`` (ViTGaze's VAT AUC: the map at 64 × 64 against a disc of radius ≈ 9.5 cells; the stage-3
+            recipe sets it), see :func:`gazekit.metrics.following.evaluate_gaze_arrays`.
+        l2_decode: ``"argmax"`` of the 64 × 64 map (the peers; default) or ``"dark"`` sub-pixel refinement of the
+            raw decoder map (the release's ``--use_dark_inference``).
         init_weights: start from this ViTGaze checkpoint's weights (stages 2 and 3 start from the previous
             stage; safetensors or a Lightning ``.ckpt``, loaded weights-only).
         interpolate_offset: DINOv2's position-embedding interpolation offset (0.1); the release resizes to the
@@ -262,6 +305,9 @@ class ViTGaze(GazekitModule, GazePredictor):
         mask_max_ratio: float = 0.5,
         use_kernel: bool = True,
         init_weights: str | None = None,
+        eval_protocol: str = "gazefollow",
+        l2_decode: str = "argmax",
+        mask_mode: str = "scatter",
         interpolate_offset: float = 0.1,
         cls_pos_embed: bool = True,
         head_enlarge_sequential: bool = False,
@@ -269,6 +315,12 @@ class ViTGaze(GazekitModule, GazePredictor):
         super().__init__()
         attn_layers = [2, 5, 8, 11] if attn_layers is None else list(attn_layers)
         decoder_channels = [16, 8, 1] if decoder_channels is None else list(decoder_channels)
+        if eval_protocol not in ("gazefollow", "vat"):
+            raise ConfigError(f"eval_protocol must be 'gazefollow' or 'vat', got {eval_protocol!r}")
+        if mask_mode not in ("scatter", "block"):
+            raise ConfigError(f"mask_mode must be 'scatter' or 'block', got {mask_mode!r}")
+        if l2_decode not in ("argmax", "dark"):
+            raise ConfigError(f"l2_decode must be 'argmax' or 'dark', got {l2_decode!r}")
         if lr_schedule not in ("cosine", "constant"):
             raise ConfigError(f"lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
         if embed_dim % num_heads:
@@ -292,6 +344,9 @@ class ViTGaze(GazekitModule, GazePredictor):
             self.backbone = load_backbone(pretrained, pretrained_weights, **vit_kw)
         else:
             self.backbone = VisionTransformer(**vit_kw)
+        # the final LayerNorm is never applied (norm_features=False), only kept for the published key layout;
+        # frozen, so that DDP finds no trained parameter without a gradient (it would stop at the first step)
+        self.backbone.norm.requires_grad_(False)
         self.attn_layers = [i + depth if i < 0 else i for i in attn_layers]
         self.pam = PatchPAM(patch_size, pam_hidden, head_enlarge, head_enlarge_sequential)
         n_maps = len(attn_layers) * num_heads
@@ -403,6 +458,9 @@ class ViTGaze(GazekitModule, GazePredictor):
         if not self.training or hp.mask_prob <= 0 or hp.mask_max_ratio <= 0:
             return None
         b = images.shape[0]
+        if hp.mask_mode == "block":
+            head = head_patch_mask(head_boxes, images.shape[-2:], hp.patch_size, hp.head_enlarge)
+            return block_scene_masks(head, hp.mask_prob, hp.mask_max_ratio).flatten(1)
         head = head_patch_mask(head_boxes, images.shape[-2:], hp.patch_size, hp.head_enlarge).flatten(1)
         apply = torch.rand(b, 1, device=images.device) < hp.mask_prob
         ratio = torch.rand(b, 1, device=images.device) * hp.mask_max_ratio
@@ -437,7 +495,7 @@ class ViTGaze(GazekitModule, GazePredictor):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         out = self(batch["images"], batch["head_boxes"])
         losses = self.losses(batch, out)
-        self.log("val/loss", losses["loss"], batch_size=batch["images"].shape[0], prog_bar=True)
+        self.log("val/loss", losses["loss"], batch_size=batch["images"].shape[0], prog_bar=True, sync_dist=True)
         self._val.append(self._eval_arrays(batch, out))
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -464,7 +522,9 @@ class ViTGaze(GazekitModule, GazePredictor):
 
     def _eval_arrays(self, batch: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         s = self.hparams.heatmap_size
-        heat = F.interpolate(out["heatmap"][:, None].float(), size=(s, s), mode="bilinear", align_corners=True)
+        heat = out["heatmap"][:, None].float()
+        if self.hparams.l2_decode != "dark":  # DARK refines on the raw decoder map, as released
+            heat = F.interpolate(heat, size=(s, s), mode="bilinear", align_corners=True)
         return {
             "heat": heat[:, 0].detach().cpu().numpy(),
             "points": batch["gaze_points"].detach().cpu().numpy(),
@@ -474,12 +534,14 @@ class ViTGaze(GazekitModule, GazePredictor):
         }
 
     def _log_eval(self, prefix: str) -> None:
-        if not self._val:
+        arr, self._val = self.gathered_arrays(self._val), []  # every process's samples
+        if arr is None:
             return
-        arr = {k: np.concatenate([d[k] for d in self._val]) for k in self._val[0]}
-        self._val = []
-        m = evaluate_arrays(arr)
-        self.log_dict({f"{prefix}/{k}": float(v) for k, v in m.items() if np.isfinite(v)}, prog_bar=True)
+        m = evaluate_arrays(arr, self.hparams.eval_protocol, self.hparams.l2_decode)
+        # the same value on every process; sync_dist keeps Lightning's reduction explicit
+        self.log_dict(
+            {f"{prefix}/{k}": float(v) for k, v in m.items() if np.isfinite(v)}, prog_bar=True, sync_dist=True
+        )
 
     def on_validation_epoch_end(self) -> None:
         self._log_eval("val")
@@ -531,68 +593,22 @@ class ViTGaze(GazekitModule, GazePredictor):
         opt = torch.optim.AdamW(param_groups, lr=hp.lr, betas=tuple(hp.betas))
         if hp.lr_schedule == "constant":
             return opt
-        total = max(int(getattr(self.trainer, "estimated_stepping_batches", 1) or 1), 1) if self._trainer else 1
-        warm = max(int(round(total * hp.warmup_fraction)), 0)
-
-        def factor(step: int) -> float:
-            if step < warm:
-                return (step + 1) / (warm + 1)
-            t = min((step - warm) / max(total - warm, 1), 1.0)
-            return hp.min_lr_ratio + (1 - hp.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        total = int(getattr(self.trainer, "estimated_stepping_batches", 1) or 1) if self._trainer else 1
+        sched = warmup_cosine(opt, total, hp.warmup_fraction, hp.min_lr_ratio)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # ------------------------------------------------------------------ inference
-    def _prepare(self, image: np.ndarray) -> torch.Tensor:
-
-        img = np.asarray(image)
-        if img.ndim == 2:
-            img = np.repeat(img[..., None], 3, -1)
-        if img.ndim != 3 or img.shape[2] not in (3, 4):
-            raise ConfigError(f"image must be [H, W, 3] RGB, got shape {img.shape}")
-        img = img[..., :3]
-        if img.dtype != np.uint8:
-            img = np.clip(img * (255.0 if img.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
-        s = int(self.hparams.input_size)
-        h, w = img.shape[:2]
-        x = cv2.resize(img, (s, s), interpolation=cv2.INTER_AREA if w > s else cv2.INTER_LINEAR)
-        t = torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1).float().div_(255.0)
-        t = (t - torch.tensor(IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(IMAGENET_STD).view(3, 1, 1)
-        return t.to(self.device)
-
     @torch.no_grad()
     def predict_gazes(self, image: np.ndarray, head_boxes: Sequence[Sequence[float]] | None = None) -> list[GazeMap]:
         """One :class:`GazeMap` per head box (px); ``None`` detects heads with :func:`gazekit.heads.detect_heads`."""
-        if head_boxes is None:
-            head_boxes = detect_heads(image)
-        h, w = np.asarray(image).shape[:2]
-        boxes = []
-        for b in head_boxes:
-            bb = np.asarray(b, float).reshape(-1)
-            if bb.shape != (4,) or not np.all(np.isfinite(bb)):
-                raise ConfigError(f"head box must be 4 finite numbers (x1, y1, x2, y2 px), got {b}")
-            x1, x2 = sorted(np.clip(bb[[0, 2]], 0, w))
-            y1, y2 = sorted(np.clip(bb[[1, 3]], 0, h))
-            if x2 - x1 <= 0 or y2 - y1 <= 0:
-                raise ConfigError(f"head box {tuple(bb)} is empty inside the {w}x{h} image")
-            boxes.append((float(x1), float(y1), float(x2), float(y2)))
-        if not boxes:
+        boxes, out = forward_on_head_boxes(self, image, head_boxes, int(self.hparams.input_size))
+        if out is None:
             return []
-        was = self.training
-        self.eval()
-        x = self._prepare(image)[None].expand(len(boxes), -1, -1, -1)
-        hb = torch.tensor(
-            [[b[0] / w, b[1] / h, b[2] / w, b[3] / h] for b in boxes], dtype=torch.float32, device=x.device
-        )
-        out = self(x, hb)
-        self.train(was)
+        h, w = np.asarray(image).shape[:2]
         s = self.hparams.heatmap_size
         heat = F.interpolate(out["heatmap"][:, None].float(), size=(s, s), mode="bilinear", align_corners=True)[:, 0]
         # min-max scaling keeps the ranking (AUC) and the argmax of the raw regression output
-        lo = heat.flatten(1).min(1).values[:, None, None]
-        hi = heat.flatten(1).max(1).values[:, None, None]
-        heat = ((heat - lo) / (hi - lo).clamp_min(1e-12)).cpu().numpy()
+        heat = minmax_heatmaps(heat)
         inout = torch.sigmoid(out["inout"]).float().cpu().numpy()
         maps = []
         for i, b in enumerate(boxes):
@@ -609,30 +625,8 @@ class ViTGaze(GazekitModule, GazePredictor):
 
 
 # --------------------------------------------------------------------------------------------- evaluation
-def evaluate_arrays(arr: dict[str, np.ndarray]) -> dict[str, float]:
-    """GazeFollow-protocol metrics over stacked predictions.
-
-    ``arr``: ``heat [M, 64, 64]``, ``points [M, K, 2]`` (normalised, −1 padded), ``inout [M]`` (1/0),
-    ``score [M]`` (in-frame probability), ``imsize [M, 2]`` (W, H). AUC and L2 use in-frame samples.
-    """
-
-    aucs, avg, mn = [], [], []
-    for i in range(len(arr["heat"])):
-        if arr["inout"][i] < 0.5:
-            continue
-        pts = arr["points"][i]
-        pts = pts[(pts >= 0).all(-1)]
-        if len(pts) == 0:
-            continue
-        wh = tuple(int(v) for v in arr["imsize"][i])
-        aucs.append(gazefollow_auc(arr["heat"][i], pts, wh))
-        d = l2(arr["heat"][i], pts)
-        avg.append(d["avg"])
-        mn.append(d["min"])
-    has_both = 0 < arr["inout"].sum() < len(arr["inout"])
-    return {
-        "auc": float(np.nanmean(aucs)) if aucs else float("nan"),
-        "avg_l2": float(np.mean(avg)) if avg else float("nan"),
-        "min_l2": float(np.mean(mn)) if mn else float("nan"),
-        "ap": inout_ap(arr["inout"], arr["score"]) if has_both else float("nan"),
-    }
+def evaluate_arrays(
+    arr: dict[str, np.ndarray], protocol: str = "gazefollow", decode: str = "argmax"
+) -> dict[str, float]:
+    """GazeFollow- or VAT-protocol metrics over stacked predictions (:func:`gazekit.metrics.following.evaluate_gaze_arrays`)."""
+    return evaluate_gaze_arrays(arr, protocol=protocol, decode=decode)

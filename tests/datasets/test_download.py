@@ -6,9 +6,14 @@ import argparse
 import hashlib
 import http.server
 import io
+import os
+import subprocess
+import sys
 import tarfile
 import threading
+import time
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +25,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     log: list[tuple[str, str | None]] = []
     cut_after: int | None = None  # serve only this many bytes of a full response (simulates a dropped link)
+    stall_after: int | None = None  # serve this many bytes of a full response, then hang (a client to kill)
     honour_range = True
 
     def do_GET(self):  # noqa: N802
@@ -43,6 +49,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = data[start:]
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if self.stall_after is not None and start == 0:
+            self.wfile.write(body[: self.stall_after])
+            self.wfile.flush()
+            time.sleep(60)
+            return
         if self.cut_after is not None and start == 0:
             self.wfile.write(body[: self.cut_after])
             self.wfile.flush()
@@ -57,6 +68,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     _Handler.files, _Handler.log, _Handler.cut_after, _Handler.honour_range = {}, [], None, True
+    _Handler.stall_after = None
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
@@ -237,6 +249,68 @@ def test_cli_end_to_end_against_loopback(server, tmp_path, monkeypatch, capsys):
     main(["download", "toy", "--root", str(tmp_path)])
     assert (tmp_path / "toy" / "Amazon.json").read_bytes() == b"{}"
     assert str(tmp_path / "toy") in capsys.readouterr().out
+
+
+_KILLED_CLIENT = """
+import os, shutil, sys
+from gazekit.datasets import download as dl
+from gazekit.cli import main
+url, sha, mode = sys.argv[1], sys.argv[2], sys.argv[4]
+name = "ds.zip" if mode == "extract" else "ds.bin"
+dl.DATASETS["toy"] = dl.DatasetEntry("toy", "toy", url, (dl.RemoteFile(url + "/" + name, name, sha256=sha),))
+if mode == "extract":  # die in the middle of unpacking: after the first member is written
+    copy = shutil.copyfileobj
+    def dying(src, dst, *a):
+        copy(src, dst, *a)
+        os._exit(9)
+    shutil.copyfileobj = dying
+main(["download", "toy", "--root", sys.argv[3]])
+"""
+
+
+def _client(url: str, data: bytes, root, mode: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]), GAZEKIT_NO_PROGRESS="1")
+    sha = hashlib.sha256(data).hexdigest()
+    return subprocess.Popen([sys.executable, "-c", _KILLED_CLIENT, url, sha, str(root), mode], env=env)
+
+
+def test_a_killed_download_leaves_only_a_prefix_to_resume(server, tmp_path):
+    """``gazekit download`` killed (SIGKILL) mid-transfer: nothing under the dataset's name, a ``.part`` that
+    is a prefix of the file; the next run resumes it with Range and verifies the whole."""
+    url, h = server
+    data = bytes(range(256)) * 10_000  # 2.56 MB: the client writes whole 1 MiB chunks
+    h.files["/ds.bin"], h.stall_after = data, 1_500_000
+    proc = _client(url, data, tmp_path, "bin")
+    part = tmp_path / ".downloads" / "toy" / "ds.bin.part"
+    deadline = time.monotonic() + 120
+    while not (part.is_file() and part.stat().st_size > 0) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    assert part.is_file() and 0 < part.stat().st_size < len(data)
+    have = part.read_bytes()
+    assert data.startswith(have)
+    assert not (tmp_path / "toy").exists() and not (tmp_path / ".downloads" / "toy" / "ds.bin").exists()
+    h.stall_after = None
+    out = dl.fetch("toy", tmp_path, entry=_entry(url, data, name="ds.bin"))
+    assert (out / "ds.bin").read_bytes() == data
+    assert h.log[-1] == ("/ds.bin", f"bytes={len(have)}-")  # resumed, not restarted
+
+
+def test_a_download_killed_while_unpacking_is_not_taken_for_done(server, tmp_path):
+    """Killed half way through unpacking: the dataset folder does not exist (the hidden staging folder does);
+    the next run unpacks again and removes the dead run's staging folder."""
+    url, h = server
+    data = _zip_bytes({"toy/a.txt": b"hello", "toy/b.txt": b"world" * 1000})
+    h.files["/ds.zip"] = data
+    proc = _client(url, data, tmp_path, "extract")
+    assert proc.wait(timeout=120) == 9
+    assert not (tmp_path / "toy").exists()
+    (stale,) = [p for p in tmp_path.iterdir() if p.name.startswith(".toy.")]
+    assert stale.is_dir() and stale.name.endswith(".tmp")
+    out = dl.fetch("toy", tmp_path, entry=_entry(url, data))
+    assert (out / "toy" / "b.txt").read_bytes() == b"world" * 1000
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".toy.")]
 
 
 def test_vitgaze_release_entries_say_where_and_how_to_convert():

@@ -8,7 +8,12 @@ from PIL import Image
 
 from gazekit.datasets.amazon import read_amazon_covers
 from gazekit.datasets.oat_shelves import SHELF_LAYOUTS, oat_shelf_trials, shelf_objects
-from gazekit.datasets.videoattentiontarget import read_vat_track, read_videoattentiontarget, smooth_boxes
+from gazekit.datasets.videoattentiontarget import (
+    read_vat_track,
+    read_videoattentiontarget,
+    smooth_boxes,
+    vitgaze_test_chunks,
+)
 from gazekit.errors import ConfigError, DataFormatError
 
 
@@ -54,6 +59,20 @@ def test_vat_tracks(vat_root):
     assert len(read_videoattentiontarget(vat_root, "test", every=6)) == 2
     with pytest.raises(ConfigError):
         read_videoattentiontarget(vat_root, "val")
+
+
+def test_vitgaze_test_chunks(vat_root):
+    """The release: chunks start at range(0, len - 8, 8) (12 frames -> one chunk, frames 0..7; the tail is
+    dropped), boxes smoothed within the chunk from the raw boxes."""
+    anns = read_videoattentiontarget(vat_root, "test")
+    chunks = vitgaze_test_chunks(anns[::-1])  # order comes from frame_index, not from the list
+    assert len(chunks) == 1 and [a.meta["frame_index"] for a in chunks[0]] == list(range(8))
+    raw = np.array([a.meta["head_box_raw"] for a in anns[:8]])
+    np.testing.assert_allclose([a.head_box for a in chunks[0]], smooth_boxes(raw, 11))
+    assert vitgaze_test_chunks(anns[:8]) == []  # range(0, 0, 8) is empty: 8 frames give no chunk
+    assert len(vitgaze_test_chunks(anns, seq_len=3)) == 3  # starts 0, 3, 6 (9 would need frames 9..11 < 12-3)
+    with pytest.raises(ConfigError):
+        vitgaze_test_chunks(anns, seq_len=0)
 
 
 def test_vat_malformed_rows(tmp_path):

@@ -46,7 +46,7 @@ def test_models_command(capsys):
     assert "random" in out and "oat" in out
     rows = {line.split()[0]: line for line in out.splitlines()}
     assert "[synthetic-data weights (bundled; not trained on real images)]" in rows["oat"]
-    assert "[needs weights" in rows["gazeseg"] and "[" not in rows["random"]
+    assert "[synthetic-data weights" in rows["gazeseg"] and "[" not in rows["random"]
 
 
 def test_models_command_says_which_weights(capsys, monkeypatch, tmp_path):

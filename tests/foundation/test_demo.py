@@ -99,3 +99,43 @@ def test_demo_progress_on_stderr(tmp_path, capsys, monkeypatch):
     main(args)
     assert "[demo" not in capsys.readouterr().err
     assert not (tmp_path / "p" / "overlays").exists()
+
+
+def _files(d) -> dict[str, bytes]:
+    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow  # two demo runs, one in a new process: about a minute on a busy 2-core machine
+def test_a_killed_demo_leaves_the_previous_run_intact(tmp_path, demo_dir):
+    """``gazekit demo`` killed (``os._exit``) after writing its overlays, predictions and metrics but before
+    the report: the output folder still holds the previous complete run, byte for byte; the next run removes
+    the killed run's staging folder and publishes a complete new run."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "out"
+    shutil.copytree(demo_dir, out)
+    before = _files(out)
+    script = (
+        "import os, sys, gazekit.report as r\n"
+        "r.write_report = lambda *a, **k: os._exit(9)\n"
+        "from gazekit.cli import main\n"
+        "main(['demo', '--quick', '--models', 'random', '--seed', '3', '--out', sys.argv[1]])\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root), GAZEKIT_NO_PROGRESS="1")
+    res = subprocess.run([sys.executable, "-c", script, str(out)], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 9, res.stderr[-3000:]
+    stale = [p for p in out.iterdir() if p.name.startswith(".demo.")]
+    assert len(stale) == 1 and (stale[0] / "metrics.json").is_file()  # the killed run got that far
+    assert _files(out) == {**before, **_files(out)} and {k: v for k, v in _files(out).items() if k in before} == before
+    assert not [k for k in _files(out) if not k.startswith(".demo.") and k not in before]
+
+    main(["demo", "--quick", "--models", "random", "--seed", "3", "--out", str(out)])
+    assert not [p for p in out.iterdir() if p.name.startswith(".demo.")]
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["world"]["seed"] == 3 and set(m["models"]) == {"random"}
+    assert "random" in (out / "report.html").read_text()

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gazekit.datasets.synthetic.gaze import SyntheticGazeDataset, render_face
-from gazekit.errors import GazekitError, WeightsNotFoundError
+from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
 from gazekit.heads import HeadNotFoundError, detect_heads
 from gazekit.models import registry
 from gazekit.models import vitgaze as vg
@@ -29,12 +29,8 @@ TINY = {
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
+def _one_thread(one_torch_thread) -> None:  # noqa: ANN001
     """Tiny tensors: extra intra-op threads only add synchronisation (10x slower on a loaded 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def tiny(**kw) -> ViTGaze:
@@ -135,7 +131,10 @@ def test_layerwise_lr_decay_and_weight_decay_as_released(freeze: bool) -> None:
     assert wd_of[id(named["backbone.pos_embed"])] == 0.0
     assert wd_of[id(named["backbone.blocks.0.attn.qkv.bias"])] == pytest.approx(0.1)
     assert wd_of[id(named["backbone.cls_token"])] == pytest.approx(0.1)
-    assert len({id(p) for g in opt.param_groups for p in g["params"]}) == len(list(m.parameters()))
+    trained = [p for p in m.parameters() if p.requires_grad]
+    assert len({id(p) for g in opt.param_groups for p in g["params"]}) == len(trained)
+    # the backbone's final norm is never applied (norm_features=False): frozen, so DDP sees no unused parameter
+    assert not named["backbone.norm.weight"].requires_grad and len(trained) == len(named) - 2
 
 
 def test_focal_loss_matches_definition() -> None:
@@ -149,8 +148,9 @@ def test_focal_loss_matches_definition() -> None:
 def test_tiny_model_overfits_a_few_scenes() -> None:
     torch.manual_seed(0)
     m = tiny(lr=3e-3, layer_decay=1.0, lr_schedule="constant", aux_weight=0.0)
-    b = batch_of(4, seed=3)
-    b["inout"][:] = 1.0  # one clear target each
+    ds = SyntheticGazeDataset(8, seed=3, input_size=56)
+    items = [it for it in (ds[i] for i in range(len(ds))) if it["inout"] > 0][:4]  # one clear target each
+    b = {k: torch.stack([it[k] for it in items]) for k in items[0]}
     pts = b["gaze_points"]
     target = torch.stack([p[(p >= 0).all(-1)].mean(0) for p in pts])
     from gazekit.datasets.synthetic.gaze import gaussian_heatmap
@@ -277,3 +277,19 @@ def test_bundled_checkpoint_loads_through_the_registry() -> None:
     sc = render_gaze_scene(0, seed=0, split="test")
     maps = m.predict_gazes(sc.image, [a.head_box for a in sc.annotations])
     assert len(maps) == len(sc.annotations) and all(g.heatmap.shape == (64, 64) for g in maps)
+
+
+def test_block_scene_masks_follow_the_release_rules() -> None:
+    torch.manual_seed(0)
+    head = torch.zeros(6, 16, 16, dtype=torch.bool)
+    head[:, 2:5, 3:6] = True
+    m = vg.block_scene_masks(head, prob=1.0, max_ratio=0.5)
+    assert m.shape == (6, 16, 16) and not (m & head).any()
+    n = m.flatten(1).sum(1)
+    assert (n > 0).all() and (n <= 0.5 * 256).all()
+    assert not vg.block_scene_masks(head, prob=0.0, max_ratio=0.5).any()
+    model = tiny(mask_mode="block", mask_prob=1.0).train()
+    pm = model._patch_masks(torch.randn(2, 3, 56, 56), torch.tensor([[0.1, 0.1, 0.3, 0.3]] * 2))
+    assert pm.shape == (2, 16) and pm.dtype == torch.bool
+    with pytest.raises(ConfigError):
+        tiny(mask_mode="stripes")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from gazekit.datasets.synthetic.gaze import (
     GAZE_CATEGORIES,
@@ -109,3 +110,80 @@ def test_dataset_and_datamodule() -> None:
         GazeSceneConfig(min_people=3, max_people=2)
     with pytest.raises(ConfigError):
         render_gaze_scene(0, split="holdout")
+
+
+def test_facing_cue_scenes_keep_objects_apart_and_heads_on_the_grid() -> None:
+    from gazekit.datasets.synthetic.gaze import target_angular_gap
+
+    cfg = GazeSceneConfig(head_grid=28, head_radius=(0.08, 0.11))
+    gaps = []
+    for i in range(15):
+        sc = render_gaze_scene(i, cfg, seed=4, split="val")
+        for a in sc.annotations:
+            x1, y1, x2, y2 = a.head_box
+            if x1 > 0 and y1 > 0:  # a box clipped at the border no longer shows the centre
+                cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+                assert abs((cx / 28) % 1 - 0.5) < 1e-6 and abs((cy / 28) % 1 - 0.5) < 1e-6
+            g = target_angular_gap(a, sc.objects)
+            if np.isfinite(g):
+                gaps.append(g)
+    assert gaps and min(gaps) >= 35.0 - 12.0  # centres 35 deg apart; the target point sits off-centre
+    legacy = GazeSceneConfig.legacy()
+    assert not legacy.facing_cue and legacy.min_object_gap == 0
+    with pytest.raises(ConfigError):
+        GazeSceneConfig(min_object_gap=150)
+    with pytest.raises(ConfigError):
+        GazeSceneConfig(head_grid=-1)
+
+
+def test_nose_changes_the_outline_only_when_turned() -> None:
+    side = np.zeros((60, 60, 3), np.uint8)
+    plain = side.copy()
+    render_face(side, (30, 30), 12, (0.9, 0.0, 0.43), facing_cue=True)
+    render_face(plain, (30, 30), 12, (0.9, 0.0, 0.43), facing_cue=False)
+    outside = np.zeros((60, 60), bool)
+    outside[:, 43:] = True  # right of the head sphere (x > 30 + 12 + 1)
+    assert side[outside].any() and not plain[outside].any()
+    front = np.zeros((60, 60, 3), np.uint8)
+    render_face(front, (30, 30), 12, (0.0, 0.0, 1.0), facing_cue=True)
+    assert not front[outside].any()
+
+
+def test_augmentations_keep_the_target_under_the_gaze_point() -> None:
+    import cv2
+
+    from gazekit.datasets.synthetic.gaze import GazeAugment
+
+    sc = render_gaze_scene(0, GazeSceneConfig(head_grid=28), seed=0, split="test")
+    a = next(x for x in sc.annotations if x.inout == 1)
+    ident = GazeAugment()
+    img, b, hm = ident(sc.image, a, sc.head_map, np.random.default_rng(0))
+    assert np.array_equal(img, sc.image) and np.allclose(b.head_box, a.head_box) and not ident.active
+    aug = GazeAugment(1.0, 1.0, 1.0, 1.0, 1.0)
+    for seed in range(6):
+        img, b, hm = aug(sc.image, a, sc.head_map, np.random.default_rng(seed))
+        h, w = img.shape[:2]
+        assert (b.width, b.height) == (w, h) and hm.shape == (h, w) and b.target_mask.shape == (h, w)
+        x1, y1, x2, y2 = b.head_box
+        assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
+        if b.inout == 1:
+            mx, my = b.gaze_points.mean(0)
+            near = cv2.dilate(b.target_mask.astype(np.uint8), np.ones((9, 9), np.uint8))
+            assert near[min(int(my), h - 1), min(int(mx), w - 1)]
+    t = gaze_sample_to_tensors(img, b, input_size=56, head_map=hm, output_size=16)
+    assert t["target_masks"].shape == (16, 16)
+    with pytest.raises(ConfigError):
+        GazeAugment(crop=1.5)
+
+
+def test_mask_and_category_tensors() -> None:
+    sc = render_gaze_scene(0, seed=0)
+    a = next(x for x in sc.annotations if x.inout == 1)
+    t = gaze_sample_to_tensors(sc.image, a, input_size=56, output_size=16)
+    assert t["has_mask"] == 1 and 0 <= int(t["category"]) < 6 and t["target_masks"].max() > 0.5
+    f = gaze_sample_to_tensors(sc.image, a, input_size=56, output_size=16, flip=True)
+    assert torch.allclose(f["target_masks"], t["target_masks"].flip(-1))
+    out = next((x for x in sc.annotations if x.inout == 0), None)
+    if out is not None:
+        o = gaze_sample_to_tensors(sc.image, out, input_size=56, output_size=16)
+        assert o["has_mask"] == 0 and int(o["category"]) == -1 and o["target_masks"].sum() == 0
