@@ -33,6 +33,7 @@ COMMANDS = {
     "convert": ("gazekit.convert", "convert a paper's released checkpoint into a gazekit safetensors file"),
     "models": ("gazekit.models.cli", "list registered models and whether they are available"),
     "app": ("gazekit.app.launcher", "start the Streamlit viewer"),
+    "asymmetry": ("gazekit.models.eccnet_experiment", "eccNET's visual-search-asymmetry experiment (six paradigms)"),
 }
 
 

@@ -34,14 +34,23 @@ import numpy as np
 from gazekit.atomic import atomic_write_text, publish_dir, staging_dir
 from gazekit.cliutil import bounded_float, bounded_int
 from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
+from gazekit.models.baselines import TargetDwell
+from gazekit.models.predictors import sample_scanpaths
 from gazekit.types import Scanpath, Stimulus, Target, Task
 
-__all__ = ["PAIR_METRICS", "SEARCH_METRICS", "add_arguments", "run", "run_demo"]
+__all__ = ["DIST_METRICS", "PAIR_METRICS", "SEARCH_METRICS", "add_arguments", "run", "run_demo"]
 
 #: compared with every observer of a display, on all held-out displays
 PAIR_METRICS: tuple[str, ...] = ("ss", "ss_objects", "scanmatch", "multimatch", "edit_distance", "delta")
 #: search behaviour on the target-present held-out displays
 SEARCH_METRICS: tuple[str, ...] = ("found_rate", "fixations_to_target", "tfp_auc", "prob_mismatch")
+#: the distribution protocol (gazekit.metrics.distribution) on all held-out displays
+DIST_METRICS: tuple[str, ...] = ("kl_ss", "kl_ss_objects", "rss_ss_objects", "dss_ss_objects")
+#: stochastic models also get a row of N_SAMPLES samples per display (listed first: the primary row)
+SAMPLED_MODELS: tuple[str, ...] = ("oat", "target-dwell")
+N_SAMPLES = 10
+#: ``--quick`` is a smoke run: 3 samples per display keep it fast
+QUICK_SAMPLES = 3
 
 FULL = {"n_displays": 200, "test_fraction": 0.25, "overlays": 6}
 QUICK = {"n_displays": 24, "test_fraction": 0.25, "overlays": 2}
@@ -141,7 +150,7 @@ def _scores(
     preds: Sequence[Scanpath], humans: Sequence[Scanpath], consistency: bool = False
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Pairwise metrics on all trials, search metrics on target-present ones; ``{metric: summary}``, notes."""
-    from gazekit.metrics import human_consistency, score_scanpaths
+    from gazekit.metrics import human_consistency, score_distribution, score_scanpaths
 
     notes: list[str] = []
     out: dict[str, dict[str, Any]] = {}
@@ -158,6 +167,12 @@ def _scores(
             notes.append(f"{', '.join(names)}: {e}")
             continue
         out.update({k: v.to_dict() for k, v in res.items()})
+    if not consistency:
+        try:
+            dist = score_distribution(preds, humans, ["ss", "ss_objects"])
+            out.update({k: v.to_dict() for k, v in dist.items() if k in DIST_METRICS})
+        except GazekitError as e:
+            notes.append(f"distribution protocol: {e}")
     return out, notes
 
 
@@ -170,12 +185,24 @@ def _metric_info() -> dict[str, dict[str, Any]]:
     from gazekit.metrics.api import LOWER_IS_BETTER, MULTIMATCH_NAMES, SCANPATH_METRICS
 
     info: dict[str, dict[str, Any]] = {}
+    dist_desc = {
+        "kl": "distribution protocol: KL(observer-observer || model-observer) of the pooled {} scores",
+        "rss": "RSS: share of observer scanpaths matched by a prediction above the observers' mean {}",
+        "dss": "DSS: mean {0}(model, observer) / (1 + |{0}(model, model) - {0}(observer, observer)|) per display",
+    }
     for m in PAIR_METRICS + SEARCH_METRICS:
         scope = "all held-out displays" if m in PAIR_METRICS else "target-present displays"
         names = MULTIMATCH_NAMES if m == "multimatch" else (m,)
         for n in names:
             desc = SCANPATH_METRICS["multimatch"] + f"; this column: {n}" if m == "multimatch" else SCANPATH_METRICS[m]
             info[n] = {"description": desc, "higher_is_better": n not in LOWER_IS_BETTER, "scope": scope}
+    for n in DIST_METRICS:
+        kind, metric = n.split("_", 1)
+        info[n] = {
+            "description": dist_desc[kind].format(metric),
+            "higher_is_better": kind != "kl",
+            "scope": "all held-out displays",
+        }
     return info
 
 
@@ -278,6 +305,7 @@ def _run_demo(
         raise ConfigError(f"--overlays must be >= 0, got {n_overlays}")
     progress = _Progress()
     timings: dict[str, float] = {}
+    n_samples = QUICK_SAMPLES if quick else N_SAMPLES
     t = time.perf_counter()
     progress("listing the registered scanpath models")
     specs, not_run = _select_models(models)
@@ -286,7 +314,7 @@ def _run_demo(
     t = time.perf_counter()
     progress(f"building the synthetic world: {n_displays} displays x {N_SUBJECTS} simulated observers (seed {seed})")
     world = build_world(n_displays, n_subjects=N_SUBJECTS, seed=seed)
-    _, test = world.split(test_fraction, seed=seed)
+    train, test = world.split(test_fraction, seed=seed)
     stimuli = [s for s in test.stimuli if s.target is not None]
     humans = test.scanpaths
     n_present = sum(s.target.box is not None for s in stimuli)
@@ -299,7 +327,8 @@ def _run_demo(
     for spec in specs:
         t = time.perf_counter()
         try:
-            model = load_predictor(spec.name)
+            # the location-only baseline learns its k from the training observers
+            model = TargetDwell.fit(train.scanpaths) if spec.name == "target-dwell" else load_predictor(spec.name)
         except WeightsNotFoundError as e:
             not_run[spec.name] = f"not trained (no checkpoint found): {e}"
             progress(f"{spec.name}: skipped, no weights ({e})")
@@ -309,30 +338,43 @@ def _run_demo(
             progress(f"{spec.name}: skipped ({e})")
             continue
         progress(f"{spec.name}: predicting {len(stimuli)} scanpaths")
-        try:
-            raw = model.predict_scanpaths(stimuli, tasks)
-        except Exception as e:  # a learned model failing must not sink the baselines' report
-            not_run[spec.name] = f"failed while predicting: {type(e).__name__}: {e}"
-            progress(f"{spec.name}: FAILED ({type(e).__name__}: {e})")
-            continue
-        preds = [_align(sp, st, spec.name) for sp, st in zip(raw, stimuli, strict=True)]
-        t_pred = time.perf_counter() - t
-        scores, notes = _scores(preds, humans)
-        predictions[spec.name] = preds
-        models_out[spec.name] = {
-            "description": spec.description,
-            "scores": scores,
-            "length": _length(preds),
-            "seconds": t_pred,
-            "score_seconds": time.perf_counter() - t - t_pred,
-            "notes": notes,
-        }
-        timings[f"model_{spec.name}_s"] = time.perf_counter() - t
-        fr = scores.get("found_rate", {}).get("mean")
-        progress(
-            f"{spec.name}: done in {time.perf_counter() - t:.1f}s"
-            + (f" (found rate {fr:.2f} on target-present displays)" if fr is not None else "")
-        )
+        runs = [(spec.name, False)]
+        if spec.name in SAMPLED_MODELS:
+            runs.insert(0, (f"{spec.name} (sampled ×{n_samples})", True))
+        for row, sampled in runs:
+            t = time.perf_counter()
+            try:
+                if sampled:
+                    raw = sample_scanpaths(model, stimuli, tasks, n_samples)
+                else:
+                    raw = model.predict_scanpaths(stimuli, tasks)
+            except Exception as e:  # a learned model failing must not sink the baselines' report
+                not_run[row] = f"failed while predicting: {type(e).__name__}: {e}"
+                progress(f"{row}: FAILED ({type(e).__name__}: {e})")
+                continue
+            reps = n_samples if sampled else 1
+            preds = [_align(sp, st, row) for sp, st in zip(raw, [x for x in stimuli for _ in range(reps)], strict=True)]
+            t_pred = time.perf_counter() - t
+            scores, notes = _scores(preds, humans)
+            if not sampled:
+                predictions[row] = preds
+            models_out[row] = {
+                "description": spec.description
+                + (f"; {n_samples} sampled scanpaths per display (the primary row)" if sampled else ""),
+                "scores": scores,
+                "length": _length(preds),
+                "seconds": t_pred,
+                "score_seconds": time.perf_counter() - t - t_pred,
+                "notes": notes,
+            }
+            timings[f"model_{row}_s"] = time.perf_counter() - t
+            fr = scores.get("found_rate", {}).get("mean")
+            progress(
+                f"{row}: done in {time.perf_counter() - t:.1f}s"
+                + (f" (found rate {fr:.2f} on target-present displays)" if fr is not None else "")
+            )
+    # sampled (primary) rows first
+    models_out = dict(sorted(models_out.items(), key=lambda kv: "sampled" not in kv[0]))
 
     t = time.perf_counter()
     progress("scoring the simulated observers against each other (ceiling)")
@@ -400,7 +442,7 @@ def _run_demo(
 
 def _summary_text(result: dict[str, Any], out: Path) -> str:
     """A plain-text table for the terminal."""
-    cols = ["ss", "ss_objects", "scanmatch", "mm_shape", "found_rate", "tfp_auc", "delta"]
+    cols = ["ss", "ss_objects", "found_rate", "prob_mismatch", "delta", "kl_ss_objects", "dss_ss_objects"]
     lines = [f"{'model':<34}" + "".join(f"{c:>11}" for c in cols)]
 
     def row(name: str, scores: dict[str, Any]) -> str:

@@ -112,8 +112,12 @@ def render_report(result: dict[str, Any], out_dir: str | Path | None = None, *, 
         f"({esc(str(world.get('n_test_present')))} target-present), "
         f"{esc(str(world.get('n_human_scanpaths')))} observer scanpaths on them. "
         "Every model predicts one scanpath per held-out display from the target's category and picture (never "
-        "its location; only the oracle reads the ground truth). Pairwise metrics compare each prediction with "
-        "every observer on the same display and average; search metrics use the target-present displays.</p>",
+        "its location; only the location-only baselines <i>oracle</i> and <i>target-dwell</i> read the ground "
+        "truth); stochastic models also get a row of 10 sampled scanpaths per display, listed first. Pairwise "
+        "metrics compare each prediction with every observer on the same display and average; search metrics "
+        "use the target-present displays. The distribution protocol (kl_*, rss_*, dss_*; TPP-Gaze, ScanDiff) "
+        "asks whether a model's scores against the observers are distributed like the observers' scores "
+        "against each other, which one short modal scanpath cannot fake.</p>",
         "<h2>Scores</h2>",
         '<p class="note">mean ± standard deviation over predictions (for set metrics over tasks or subjects), '
         "n = number of values; ↑ higher is better, ↓ lower is better; bold = best model; seconds = prediction / scoring "

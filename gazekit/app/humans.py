@@ -13,7 +13,7 @@ import numpy as np
 from gazekit.app.inputs import ImageInput
 from gazekit.errors import DataFormatError, GazekitError
 from gazekit.io import assign_frames, frame_written, parse_scanpaths
-from gazekit.metrics import SCANPATH_METRICS, human_consistency, score_scanpaths
+from gazekit.metrics import METRICS, SCANPATH_METRICS, human_consistency, score_distribution, score_scanpaths
 from gazekit.types import FrameTransform, Scanpath
 
 #: Metrics preselected in the page when the metrics module offers them (first found wins).
@@ -162,7 +162,9 @@ def score(predictions: Sequence[Scanpath], humans: Sequence[Scanpath], metrics: 
     All scanpaths must be on the same image (as :func:`match_humans` leaves them); they are given one
     stimulus/task key so the metrics pair every prediction with every human. Metrics are computed one at a
     time, so one that does not apply to this data (object indices, target boxes) gets a note instead of
-    failing the others. The ceiling (leave-one-subject-out) needs at least two subjects.
+    failing the others. The ceiling (leave-one-subject-out) needs at least two subjects. With several
+    predictions (samples) and a ceiling, each pair metric also gets the distribution protocol's rows
+    (``kl_*``, ``rss_*``, ``dss_*``; :func:`gazekit.metrics.score_distribution`).
     """
     if not metrics:
         raise DataFormatError("choose at least one metric")
@@ -193,4 +195,26 @@ def score(predictions: Sequence[Scanpath], humans: Sequence[Scanpath], metrics: 
                 rows.append(ScoreRow(key, mean, std, n, hm, hs, hn))
             else:
                 rows.append(ScoreRow(key, mean, std, n))
+        if len(preds) >= 2 and with_ceiling and getattr(METRICS.get(m), "kind", None) == "pair":
+            rows += _distribution_rows(preds, hums, m, kw)
     return rows
+
+
+_DIST_NOTES = {
+    "kl": "distribution protocol: KL(human-human || model-human) of the pooled scores; lower is better",
+    "rss": "RSS: share of human scanpaths matched by a sample above the human-human mean",
+    "dss": "DSS: model-human / (1 + |model-model - human-human|)",
+}
+
+
+def _distribution_rows(preds: list[Scanpath], hums: list[Scanpath], m: str, kw: dict) -> list[ScoreRow]:
+    """The distribution protocol's rows for one pair metric when several samples are scored."""
+    try:
+        dist = score_distribution(preds, hums, [m], **kw)
+    except GazekitError as e:
+        return [ScoreRow(f"kl_{m}", note=f"distribution protocol not applicable: {e}")]
+    return [
+        ScoreRow(k, float(v.mean), float("nan"), int(v.n), note=_DIST_NOTES[k.split("_", 1)[0]])
+        for k, v in dist.items()
+        if k.split("_", 1)[0] in _DIST_NOTES
+    ]

@@ -47,15 +47,26 @@ class VGG16(nn.Module):
     Args:
         num_classes: classifier outputs; 0 drops ``avgpool``/``classifier`` (feature extractor only).
         pool: ``"max"`` (published) or ``"avg"`` for the five pooling layers.
+        widths: channels of the five blocks (default 64, 128, 256, 512, 512); narrower values keep the
+            layer structure and module indices (a "VGG-shaped" net; the classifier then needs ``widths[4] = 512``).
     """
 
-    def __init__(self, num_classes: int = 0, pool: str = "max") -> None:
+    def __init__(self, num_classes: int = 0, pool: str = "max", widths: Sequence[int] | None = None) -> None:
         super().__init__()
         if pool not in ("max", "avg"):
             raise ConfigError(f"pool={pool!r}: expected 'max' or 'avg'")
+        widths = tuple(int(w) for w in (widths or (64, 128, 256, 512, 512)))
+        if len(widths) != 5 or min(widths) < 1:
+            raise ConfigError(f"VGG16 widths must be five positive channel counts, got {widths}")
+        if num_classes and widths[4] != 512:
+            raise ConfigError("the VGG16 classifier needs 512 channels in block 5")
+        block, cfg = 0, []
+        for v in _CFG:  # same layer sequence, each conv at its block's width
+            cfg.append(v if v == "M" else widths[block])
+            block += v == "M"
         layers: list[nn.Module] = []
         c = 3
-        for v in _CFG:
+        for v in cfg:
             if v == "M":
                 layers.append(nn.MaxPool2d(2, 2) if pool == "max" else nn.AvgPool2d(2, 2))
             else:

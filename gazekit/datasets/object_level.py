@@ -17,10 +17,14 @@ centre lies within ``radius`` px; otherwise to the background (-1). ``radius=inf
 Target object of a COCO-Search18 target-present trial: the detection of the target category
 that best overlaps (IoU) the annotated target box. When no detection of that category overlaps it
 (the detector missed the target), **the annotated box itself is added as an extra object** with the
-target category and ``confidence=1.0`` (``attributes["source"] == "annotation"``): every TP trial then
-has exactly one target object, at the cost of one object that a real detector would not have produced.
-Its index is in ``stimulus.meta["target_index"]`` (and :attr:`ObjectTrial.target_index`); the object
-also carries ``attributes["is_target"] = True``. Target-absent trials have no target object
+target category, made indistinguishable from a detection: its confidence is drawn from the detector's
+confidences for that category (seeded by image and task), its attributes are a detection's, and it is
+inserted at a seeded random position of the object list (earlier versions appended it last with
+confidence 1.0, which no detection reaches: that identified the target even without its location).
+Only ``stimulus.meta["target_from_annotation"]`` records the imputation, so experiments can report the
+missed-target trials separately. Every TP trial then has exactly one target object. Its index is in
+``stimulus.meta["target_index"]`` (and :attr:`ObjectTrial.target_index`); the object also carries
+``attributes["is_target"] = True`` (ground truth: on detected and imputed targets alike, read by no model). Target-absent trials have no target object
 (``target_index`` is None) and a target without a box.
 """
 
@@ -29,6 +33,7 @@ from __future__ import annotations
 import ast
 import math
 import warnings
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +66,7 @@ __all__ = [
     "canonical_category",
     "coco_annotation_objects",
     "coco_search18_object_trials",
+    "detector_confidences",
     "grid_objects",
     "match_target_object",
     "read_detections",
@@ -376,18 +382,54 @@ def coco_annotation_objects(
 
 
 # --------------------------------------------------------------------------------------------- COCO-Search18
+def detector_confidences(dets: dict[tuple[str, str], list[ObjectBox]]) -> dict[str, np.ndarray]:
+    """``{category: [n] sorted confidences}`` of every detection in ``dets`` (the pool an imputed target
+    box draws its confidence from), plus ``""`` = all detections."""
+    pool: dict[str, list[float]] = {"": []}
+    for objs in dets.values():
+        for o in objs:
+            pool.setdefault(o.category, []).append(float(o.confidence))
+            pool[""].append(float(o.confidence))
+    return {k: np.sort(np.asarray(v, dtype=float)) for k, v in pool.items()}
+
+
+def _imputed_target(
+    name: str, task: str, bbox: Sequence[float], n: int, pool: dict[str, np.ndarray]
+) -> tuple[ObjectBox, int]:
+    """The annotated box as a detection the detector missed, and where it goes in the object list.
+
+    Nothing singles it out: its confidence is drawn from the detector's confidences for the category
+    (all detections when the category has none; 1.0 only if no detection exists at all), its attributes
+    are a detection's, and its list position is drawn uniformly; all seeded by (image, task)."""
+    cat = canonical_category(task)
+    rng = np.random.default_rng(zlib.crc32(f"{name}|{cat}".encode()))
+    confs = pool.get(cat)
+    if confs is None or not confs.size:
+        confs = pool.get("", np.zeros(0))
+    conf = float(rng.choice(confs)) if confs.size else 1.0
+    detector_class = next((k for k, v in DETECTOR_ALIASES.items() if v == cat), cat.replace(" ", ""))
+    box = ObjectBox(
+        *bbox, category=cat, confidence=conf, attributes={"source": "detector", "detector_class": detector_class}
+    )
+    return box, int(rng.integers(0, n + 1))
+
+
 def _coco_stimulus(
-    name: str, task: str, dets: Sequence[ObjectBox], bbox: Sequence[float] | None, width: int, height: int
+    name: str,
+    task: str,
+    dets: Sequence[ObjectBox],
+    bbox: Sequence[float] | None,
+    width: int,
+    height: int,
+    pool: dict[str, np.ndarray] | None = None,
 ) -> Stimulus:
     objects = [ObjectBox(o.x, o.y, o.w, o.h, o.category, o.confidence, dict(o.attributes)) for o in dets]
     meta: dict[str, Any] = {"task": task, "target_index": None}
     if bbox is not None:
         ti = match_target_object(objects, task, bbox)
         if ti is None:
-            objects.append(
-                ObjectBox(*bbox, category=canonical_category(task), confidence=1.0, attributes={"source": "annotation"})
-            )
-            ti = len(objects) - 1
+            box, ti = _imputed_target(name, task, bbox, len(objects), pool or detector_confidences({("", ""): dets}))
+            objects.insert(ti, box)
             meta["target_from_annotation"] = True
         else:
             meta["target_from_annotation"] = False
@@ -423,6 +465,7 @@ def coco_search18_object_trials(
     else:
         scanpaths = list(fixations_json)
     dets = detections_dir if isinstance(detections_dir, dict) else read_detections(detections_dir)
+    pool = detector_confidences(dets)
     stim_cache: dict[tuple[str, str, tuple | None], Stimulus] = {}
     trials: list[ObjectTrial] = []
     skipped = 0
@@ -447,7 +490,7 @@ def coco_search18_object_trials(
         if stim is None:
             w = int(sp.width) if sp.width else DISPLAY_WIDTH
             h = int(sp.height) if sp.height else DISPLAY_HEIGHT
-            stim = stim_cache[skey] = _coco_stimulus(sp.stimulus, sp.task, dets[key], bbox, w, h)
+            stim = stim_cache[skey] = _coco_stimulus(sp.stimulus, sp.task, dets[key], bbox, w, h, pool)
         out = Scanpath(
             sp.x,
             sp.y,

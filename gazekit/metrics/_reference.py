@@ -440,6 +440,49 @@ def auc_judd_mit(saliency: np.ndarray, fixation_map: np.ndarray) -> float:
     return float(sum((fp[k + 1] - fp[k]) * (tp[k + 1] + tp[k]) / 2 for k in range(len(tp) - 1)))
 
 
+def auc_judd_mit_jittered(saliency: np.ndarray, fixation_map: np.ndarray, seed: int) -> float:
+    """``AUC_Judd.m`` with its default jitter ``saliencyMap + rand(size) / 1e7`` (seeded ``RandomState``)."""
+    noise = np.random.RandomState(seed).rand(*saliency.shape) / 10000000
+    return auc_judd_mit(saliency.astype(float) + noise, fixation_map)
+
+
+def sim_mit(map1: np.ndarray, map2: np.ndarray) -> float:
+    """``SIM.m`` line by line: a zero map stays zero; min-max (0/0 = NaN for constant maps); sum-normalise."""
+
+    def norm(m: np.ndarray) -> np.ndarray:
+        m = m.astype(float)
+        if np.any(m):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                m = (m - m.min()) / (m.max() - m.min())
+                m = m / m.sum()
+        return m
+
+    a, b = norm(map1), norm(map2)
+    if np.isnan(a.flat[0]) or np.isnan(b.flat[0]):
+        return float("nan")
+    return float(np.minimum(a, b).sum())
+
+
+def info_gain_mit(saliency: np.ndarray, fixation_map: np.ndarray, baseline: np.ndarray) -> float:
+    """``InfoGain.m`` line by line (MATLAB eps), NaN where its min-max step divides 0 by 0."""
+    eps = 2.2204e-16
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m1 = (saliency - saliency.min()) / (saliency.max() - saliency.min())
+        mb = (baseline - baseline.min()) / (baseline.max() - baseline.min())
+        m1, mb = m1 / m1.sum(), mb / mb.sum()
+        locs = fixation_map.ravel() > 0
+        return float(np.mean(np.log2(eps + m1.ravel()[locs]) - np.log2(eps + mb.ravel()[locs])))
+
+
+def kld_mit_nan(saliency: np.ndarray, density: np.ndarray) -> float:
+    """``KLdiv.m`` line by line, keeping its 0/0 = NaN for an all-zero map."""
+    eps = 2.2204e-16
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = saliency / saliency.sum()
+        q = density / density.sum()
+        return float(np.sum(q * np.log(eps + q / (p + eps))))
+
+
 def nss_mit(saliency: np.ndarray, fixation_map: np.ndarray) -> float:
     """``NSS.m``: (map - mean) / std (MATLAB std, N - 1), averaged over fixated pixels."""
     s = saliency.astype(float)

@@ -9,7 +9,8 @@ predictions with either protocol. Target-mask and class metrics (GazeSeg): :func
 :func:`mask_iou`, :func:`topk_accuracy`.
 
 Gaze points are **normalised** ``(x, y)`` in [0, 1] of the image (as the annotation files store them);
-heatmaps are ``[h, w]`` (64 x 64 for the published models) covering the whole image.
+rows with a ``-1`` coordinate are padding and are ignored by every function here (as the reference drops
+them), so ``[K_max, 2]`` padded annotator arrays can be passed as they are; heatmaps are ``[h, w]`` (64 x 64 for the published models) covering the whole image.
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ def _heat(h: np.ndarray) -> np.ndarray:
 
 
 def _pts(points: np.ndarray) -> np.ndarray:
+    """``[K, 2]`` annotator points without the ``-1`` padding rows: GazeFollow test batches pad the
+    annotators to a fixed count with ``(-1, -1)`` and the reference drops them (``gaze[gaze != -1]``)."""
     p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     if not np.all(np.isfinite(p)):
         raise DataFormatError("gaze points must be finite")
-    return p
+    return p[~np.any(p == -1.0, axis=1)]
 
 
 def heatmap_argmax(heatmap: np.ndarray) -> tuple[float, float]:

@@ -13,8 +13,14 @@ Documented switches where the references differ:
 * ``auc_judd(convention="mit")`` thresholds at the fixated pixels of the binary fixation map,
   ``tp = i / N_fix``, negatives = all other pixels (``AUC_Judd.m``); ``convention="pysaliency"``
   keeps duplicate fixations, counts ``>=`` at every threshold and uses unfixated pixels as negatives
-  (pysaliency ``AUC_Judd``). Both agree when fixated values are distinct. ``jitter`` adds
-  ``noise * randn`` (pysaliency) to break ties; off by default, so results are deterministic.
+  (pysaliency ``AUC_Judd``). Both agree when fixated values are distinct. ``jitter`` (on by default, as in
+  both references) adds ``1e-7 * rand`` (MIT) or ``1e-7 * randn`` (pysaliency) from a fixed seed to break
+  ties, so results stay deterministic and a constant map scores about 0.5.
+* Degenerate maps follow the MIT code: ``sim`` gives 0 when either map is all zero (a zero map stays
+  zero) and NaN when either is constant and non-zero (min–max normalisation divides by zero);
+  ``information_gain`` gives NaN when the prediction or the baseline is constant (zero included);
+  ``kld`` gives NaN when either map sums to zero (``KLdiv.m`` and pysaliency ``MIT_KLDiv`` divide by the
+  sum).
 * ``nss(ddof=0)`` is pysaliency/NumPy (mean over fixations, duplicates counted); ``ddof=1`` the MATLAB
   ``std`` (relative difference about 1/(2N)).
 * ``sim(convention="mit")`` min–max normalises both maps before sum-normalising (``SIM.m``);
@@ -150,9 +156,9 @@ def auc_judd(
     *,
     size: tuple[int, int] | None = None,
     convention: str = "mit",
-    jitter: bool = False,
+    jitter: bool = True,
     noise: float = 1e-7,
-    rng: np.random.RandomState | np.random.Generator | int | None = None,
+    rng: np.random.RandomState | np.random.Generator | int | None = 42,
     resize: str = "bicubic",
 ) -> float:
     """AUC-Judd of a saliency map for the fixations of one image (in [0, 1], 0.5 = chance).
@@ -162,7 +168,11 @@ def auc_judd(
         fixations: ``[H, W]`` fixation map or ``[N, 2]`` (x, y) px.
         size: ``(W, H)`` of the ground truth when ``fixations`` are points in another frame than ``pred``.
         convention: ``"mit"`` (``AUC_Judd.m``) or ``"pysaliency"`` (see the module docstring).
-        jitter: add ``noise * randn`` (from ``rng``, a seed or ``RandomState``) before ranking.
+        jitter: break ties before ranking, as both references do by default: ``noise * rand`` (uniform,
+            ``AUC_Judd.m``) for ``"mit"``, ``noise * randn`` (pysaliency) otherwise, drawn from ``rng``
+            (a seed, default 42 as pysaliency's ``random_seed``, or a ``RandomState``/``Generator``), so the
+            result is deterministic. Without it, ties (a constant map, flat regions) rank every tied
+            pixel above the fixations: a constant map scores about 1/(2N) instead of 0.5.
 
     Returns:
         NaN when there are no fixations.
@@ -172,7 +182,11 @@ def auc_judd(
     S = _resize(S, shape, resize)
     if jitter:
         r = rng if isinstance(rng, np.random.RandomState | np.random.Generator) else np.random.RandomState(rng)
-        S = S + (r.randn(*S.shape) if isinstance(r, np.random.RandomState) else r.standard_normal(S.shape)) * noise
+        if convention == "mit":
+            u = r.rand(*S.shape) if isinstance(r, np.random.RandomState) else r.random(S.shape)
+        else:
+            u = r.randn(*S.shape) if isinstance(r, np.random.RandomState) else r.standard_normal(S.shape)
+        S = S + u * noise
     if convention == "mit":
         fm = _fixmap(fixations, shape)
         if not fm.any():
@@ -320,25 +334,34 @@ def cc(pred: np.ndarray, gt: np.ndarray, *, resize: str = "bicubic") -> float:
 
 def kld(pred: np.ndarray, gt: np.ndarray, *, eps: float = EPS, resize: str = "bicubic") -> float:
     """KL(gt ‖ pred) as ``KLdiv.m``: both sum-normalised, ``sum Q * log(eps + Q / (P + eps))``, natural log.
-    Equals pysaliency ``MIT_KLDiv(pred, gt)``. Lower is better; 0 for identical maps."""
+    Equals pysaliency ``MIT_KLDiv(pred, gt)``. Lower is better; 0 for identical maps. NaN when either
+    map is all zero (both references divide by its sum, 0/0)."""
     G = _map(gt, "gt")
     P = _resize(_map(pred, "pred"), G.shape, resize)
     if P.min() < 0 or G.min() < 0:
         raise DataFormatError("KLD needs non-negative maps")
-    P = P / P.sum() if P.any() else P
-    G = G / G.sum() if G.any() else G
+    if not P.any() or not G.any():
+        return float("nan")
+    P = P / P.sum()
+    G = G / G.sum()
     return float((G * np.log(eps + G / (P + eps))).sum())
 
 
 def sim(pred: np.ndarray, gt: np.ndarray, *, convention: str = "mit", resize: str = "bicubic") -> float:
     """Similarity (histogram intersection) ``sum min(P, Q)`` of the two maps as distributions (``SIM.m``).
-    In [0, 1]; 1 for identical distributions. See the module docstring for ``convention``."""
+    In [0, 1]; 1 for identical distributions. See the module docstring for ``convention``; with ``"mit"``
+    an all-zero map gives 0 and a constant non-zero map NaN, as ``SIM.m``."""
     G = _map(gt, "gt")
     P = _resize(_map(pred, "pred"), G.shape, resize)
+    if convention == "mit":
+        if any(m.any() and m.max() == m.min() for m in (P, G)):
+            return float("nan")  # SIM.m: (m - min) / (max - min) = 0/0 on a constant non-zero map
+        if not P.any() or not G.any():
+            return 0.0  # SIM.m leaves a zero map at zero: the intersection is empty
 
     def dens(m: np.ndarray) -> np.ndarray:
         if convention == "mit":
-            m = _minmax(m) if m.any() else m
+            m = _minmax(m)
         elif convention == "pysaliency":
             m = m - m.min() if m.min() < 0 else m
         else:
@@ -359,16 +382,19 @@ def information_gain(
     resize: str = "bicubic",
 ) -> float:
     """Information gain over a baseline map, bits per fixation (``InfoGain.m``): both maps min–max then
-    sum-normalised; mean over fixated pixels of ``log2(eps + P) - log2(eps + B)``. NaN without fixations."""
+    sum-normalised; mean over fixated pixels of ``log2(eps + P) - log2(eps + B)``. NaN without fixations,
+    and NaN when the prediction or the baseline is constant (zero included), as ``InfoGain.m``'s min–max
+    step divides by zero."""
     S = _map(pred, "pred")
     shape = _gt_shape(fixations, S, size)
     P = _resize(S, shape, resize)
     Bm = _resize(_map(baseline, "baseline"), shape, resize)
+    if P.max() == P.min() or Bm.max() == Bm.min():
+        return float("nan")
 
     def dens(m: np.ndarray) -> np.ndarray:
         m = _minmax(m)
-        s = m.sum()
-        return m / s if s else np.full_like(m, 1.0 / m.size)
+        return m / m.sum()
 
     P, Bm = dens(P), dens(Bm)
     fm = _fixmap(fixations, shape)
@@ -404,7 +430,10 @@ def _emd_lp(a: np.ndarray, b: np.ndarray, M: np.ndarray, backend: str = "auto") 
         A_eq[i, i * m : (i + 1) * m] = 1
     for j in range(m):
         A_eq[n + j, j::m] = 1
-    res = linprog(M.ravel(), A_eq=A_eq, b_eq=np.concatenate([a, b]), bounds=(0, None), method="highs")
+    # dual simplex (a vertex solution, as network simplex) at tight tolerances: the defaults (1e-7) leave
+    # errors of that order in the transported mass, far from "exact"
+    tol = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+    res = linprog(M.ravel(), A_eq=A_eq, b_eq=np.concatenate([a, b]), bounds=(0, None), method="highs-ds", options=tol)
     if not res.success:  # pragma: no cover
         raise DataFormatError(f"EMD linear program failed: {res.message}") from None
     return float(res.fun)

@@ -1,6 +1,6 @@
 """Scanpath baselines that every evaluation reports beside the learned models.
 
-All four are plain Python (numpy + OpenCV), need no weights, and follow the same conventions:
+All five are plain Python (numpy + OpenCV), need no weights, and follow the same conventions:
 
 * **First fixation at the display centre** (as in COCO-Search18, where the trial starts on a central
   fixation cross). It counts as fixation 1 in every length and step count.
@@ -37,6 +37,10 @@ The baselines:
   ``max_len`` fixations. It never sees the target's location.
 * :class:`OracleDetector` (``oracle``): a perfect detector. Centre, then the target's centre, then stop;
   target absent (no target box anywhere): the centre fixation only.
+* :class:`TargetDwell` (``target-dwell``): knows only where the target is. Centre, then the target's
+  centre ``k`` times, ``k`` = the training humans' median on-target fixations (``TargetDwell.fit``); with
+  ``sample=True`` ``k`` is drawn from the humans' counts. Any model told the target's location is
+  compared with it (and with ``oracle``).
 """
 
 from __future__ import annotations
@@ -58,8 +62,10 @@ __all__ = [
     "DurationModel",
     "OracleDetector",
     "RandomScanpath",
+    "TargetDwell",
     "TargetSimilarityGreedy",
     "category_similarity",
+    "on_target_counts",
     "target_similarity",
 ]
 
@@ -553,8 +559,123 @@ class TargetSimilarityGreedy(_Baseline):
         return (np.abs(centers[:, 0] - x) < boxes[:, 2]) & (np.abs(centers[:, 1] - y) < boxes[:, 3])
 
 
+# --------------------------------------------------------------------------------------------- location-only
+def _located_target(stimulus: Stimulus, task: Task) -> tuple[float, float, float, float] | None:
+    """The target box a location-only predictor is told: the task's or stimulus's box, else (objects with
+    categories) the object of the target category nearest the centre; None = absent."""
+    box = _target_box(stimulus, task)
+    if box is None and stimulus.objects and task.target is not None and task.target.category:
+        cx, cy = stimulus.width / 2.0, stimulus.height / 2.0
+        cat = task.target.category.strip().lower()
+        hits = [o for o in stimulus.objects if o.category.strip().lower() == cat]
+        if hits:
+            box = min(hits, key=lambda o: np.hypot(o.center[0] - cx, o.center[1] - cy)).xywh
+    return box
+
+
+def on_target_counts(scanpaths: Sequence[Scanpath], skip_first: bool = True) -> np.ndarray:
+    """``[n]`` number of fixations on the target of each scanpath, the first (start) fixation left out
+    when ``skip_first``: fixations on the target object when the scanpath has object indices and
+    ``meta["target_object"]`` (the object-level view's fixation -> object rule), else fixations inside the
+    target box ``meta["bbox"]``; scanpaths with neither are skipped."""
+    out = []
+    for sp in scanpaths:
+        meta = sp.meta if isinstance(sp.meta, dict) else {}
+        k = 1 if skip_first and len(sp) else 0
+        t_obj, box = meta.get("target_object"), meta.get("bbox")
+        if sp.objects is not None and t_obj is not None and int(t_obj) >= 0:
+            out.append(int((np.asarray(sp.objects[k:]) == int(t_obj)).sum()))
+        elif box is not None:
+            out.append(int(_in_box(box, sp.x[k:], sp.y[k:]).sum()))
+    return np.asarray(out, dtype=np.int64)
+
+
+class _LocationOnly(_Baseline):
+    """Baselines told where the target is (``oracle``, ``target-dwell``): the centre fixation, then
+    :meth:`_towards` the target; without a target location the centre fixation alone (target absent)."""
+
+    supported_tasks = ("search",)
+
+    def predict_scanpath(
+        self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None
+    ) -> Scanpath:
+        task = self._check_task(task)
+        rng = self._rng(stimulus, seed)
+        centre = (stimulus.width / 2.0, stimulus.height / 2.0)
+        box = _located_target(stimulus, task)
+        if box is None:
+            return self._finish(stimulus, task, [centre[0]], [centre[1]], rng, sample, "absent")
+        return self._towards(stimulus, task, box, centre, rng, sample)
+
+    def _towards(
+        self,
+        stimulus: Stimulus,
+        task: Task,
+        box: tuple[float, float, float, float],
+        centre: tuple[float, float],
+        rng: np.random.Generator,
+        sample: bool,
+    ) -> Scanpath:
+        raise NotImplementedError
+
+
+class TargetDwell(_LocationOnly):
+    """A location-only predictor: the centre fixation, then the target's centre ``k`` times.
+
+    ``k`` is what people do once they know where the target is: with ``sample=False`` it is ``k`` (the
+    median number of on-target fixations of the training humans, at least 1, see :meth:`fit`); with
+    ``sample=True`` it is drawn from ``k_counts`` (the training humans' on-target counts, zeros included,
+    so a sampled scanpath may be the centre alone). The target's location comes from the same place as
+    :class:`OracleDetector`'s; without one the scanpath is the centre fixation (target absent).
+    The default (``k=2``, counts ``None`` = always ``k``) is used when nothing was fitted.
+    """
+
+    name = "target-dwell"
+
+    def __init__(
+        self,
+        k: int = 2,
+        k_counts: Sequence[int] | None = None,
+        seed: int = 0,
+        durations: DurationModel | None = None,
+    ) -> None:
+        super().__init__(seed, durations)
+        if int(k) < 0:
+            raise ConfigError(f"target-dwell: k must be >= 0, got {k}")
+        self.k = int(k)
+        counts = None if k_counts is None else np.asarray(list(k_counts), dtype=np.int64)
+        if counts is not None and (counts.size == 0 or counts.min() < 0):
+            raise ConfigError("target-dwell: k_counts must be a non-empty list of counts >= 0")
+        self.k_counts = counts
+
+    @classmethod
+    def fit(cls, humans: Sequence[Scanpath], *, seed: int = 0, skip_first: bool = True) -> TargetDwell:
+        """``k`` = median on-target fixations of ``humans`` (rounded, at least 1); ``k_counts`` = all counts.
+
+        Raises:
+            DataFormatError: no human scanpath carries a target (object or box).
+        """
+        counts = on_target_counts(humans, skip_first)
+        if counts.size == 0:
+            raise DataFormatError("target-dwell.fit: no human scanpath has a target (meta['target_object'] or 'bbox')")
+        return cls(max(1, int(round(float(np.median(counts))))), counts, seed=seed)
+
+    def _towards(self, stimulus, task, box, centre, rng, sample) -> Scanpath:  # noqa: ANN001
+        cx, cy = centre
+        k = int(rng.choice(self.k_counts)) if sample and self.k_counts is not None else self.k
+        tx, ty = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
+        objs = None
+        if stimulus.objects and stimulus.target_index is not None:
+            objs = _objects_at(stimulus, [cx], [cy]) + [int(stimulus.target_index)] * k
+        sp = self._finish(stimulus, task, [cx] + [tx] * k, [cy] + [ty] * k, rng, sample, "fixed_length", objs)
+        if sp.found is None:  # location came from the object categories
+            sp.found = k > 0
+        sp.meta["k"] = k
+        return sp
+
+
 # --------------------------------------------------------------------------------------------- oracle
-class OracleDetector(_Baseline):
+class OracleDetector(_LocationOnly):
     """A perfect detector: the centre fixation, then the target's centre, then stop.
 
     The target's location comes from ``task.target.box``, else ``stimulus.target.box``, else (objects with
@@ -565,23 +686,9 @@ class OracleDetector(_Baseline):
     """
 
     name = "oracle"
-    supported_tasks = ("search",)
 
-    def predict_scanpath(
-        self, stimulus: Stimulus, task: Task, *, sample: bool = False, seed: int | None = None
-    ) -> Scanpath:
-        task = self._check_task(task)
-        rng = self._rng(stimulus, seed)
-        cx, cy = stimulus.width / 2.0, stimulus.height / 2.0
-        box = _target_box(stimulus, task)
-        if box is None and stimulus.objects and task.target is not None and task.target.category:
-            cat = task.target.category.strip().lower()
-            hits = [o for o in stimulus.objects if o.category.strip().lower() == cat]
-            if hits:
-                o = min(hits, key=lambda o: np.hypot(o.center[0] - cx, o.center[1] - cy))
-                box = o.xywh
-        if box is None:
-            return self._finish(stimulus, task, [cx], [cy], rng, sample, "absent")
+    def _towards(self, stimulus, task, box, centre, rng, sample) -> Scanpath:  # noqa: ANN001
+        cx, cy = centre
         if bool(_in_box(box, np.array(cx), np.array(cy))):
             sp = self._finish(stimulus, task, [cx], [cy], rng, sample, "target")
         else:

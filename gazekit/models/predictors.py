@@ -15,7 +15,7 @@ import numpy as np
 
 from gazekit.types import GazeMap, Scanpath, Stimulus, Task
 
-__all__ = ["GazePredictor", "ScanpathPredictor"]
+__all__ = ["GazePredictor", "ScanpathPredictor", "sample_scanpaths"]
 
 
 class ScanpathPredictor:
@@ -53,6 +53,17 @@ class ScanpathPredictor:
             self.predict_scanpath(s, t, sample=sample, seed=int(rng.integers(2**31)))
             for s, t in zip(stimuli, tasks, strict=True)
         ]
+
+
+def sample_scanpaths(
+    model: ScanpathPredictor, stimuli: Sequence[Stimulus], tasks: Sequence[Task], n: int, seed: int = 0
+) -> list[Scanpath]:
+    """``n`` sampled scanpaths per (stimulus, task), display-major (all samples of ``stimuli[0]`` first).
+
+    One batched call with each display repeated ``n`` times in a row, so a batched model encodes a display
+    once per batch instead of once per sample (OAT's crop CNN: about ``n`` times faster than ``n`` calls)."""
+    reps = [(s, t) for s, t in zip(stimuli, tasks, strict=True) for _ in range(int(n))]
+    return model.predict_scanpaths([r[0] for r in reps], [r[1] for r in reps], sample=True, seed=seed)
 
 
 class GazePredictor:

@@ -136,6 +136,12 @@ for _spec in (
         "perfect detector: centre, then straight to the target",
     ),
     ModelSpec(
+        "target-dwell",
+        "scanpath",
+        "gazekit.models.baselines:TargetDwell",
+        "location only: centre, then the target k times (k from humans; sample=True draws k)",
+    ),
+    ModelSpec(
         "oat",
         "scanpath",
         "gazekit.models.oat:OAT",
@@ -158,9 +164,35 @@ for _spec in (
         checkpoint="nevaclip_synthetic.safetensors",
     ),
     ModelSpec(
-        "eccnet", "scanpath", "gazekit.models.eccnet:EccNet", "eccentricity-dependent search net (Gupta et al., 2021)"
+        "eccnet",
+        "scanpath",
+        "gazekit.models.eccnet:EccNet",
+        "eccentricity-dependent search net (Gupta et al., 2021)",
+        config="configs/experiments/eccnet_objects.yaml",
+        trainable=True,
+        bundled="assets/eccnet/eccnet_objects.safetensors",
     ),
-    ModelSpec("ivsn", "scanpath", "gazekit.models.eccnet:IVSN", "invariant visual search net (Zhang et al., 2018)"),
+    ModelSpec(
+        "ivsn",
+        "scanpath",
+        "gazekit.models.eccnet:IVSN",
+        "invariant visual search net (Zhang et al., 2018)",
+        config="configs/experiments/eccnet_objects.yaml",
+        trainable=True,
+        bundled="assets/eccnet/eccnet_objects.safetensors",
+    ),
+    ModelSpec(
+        "chance",
+        "scanpath",
+        "gazekit.models.eccnet_search:ChanceSearch",
+        "asymmetry baseline: a random unvisited cell per step (eccNET's chance)",
+    ),
+    ModelSpec(
+        "pixelMatch",
+        "scanpath",
+        "gazekit.models.eccnet_search:PixelMatch",
+        "asymmetry baseline: raw-pixel template matching with IOR (eccNET's pixelMatch)",
+    ),
     ModelSpec(
         "vitgaze",
         "gaze",

@@ -141,6 +141,14 @@ def test_score_with_ceiling_and_inapplicable_metrics() -> None:
     assert "mm_shape" in by  # multimatch expands into its dimensions
     one = humans.score(pred, hums[:1], ["scanmatch"])
     assert one[0].human_mean is None and one[0].as_dict()["human consistency"] == "—"
+    assert not any(r.metric.startswith("kl_") for r in rows)  # one prediction: no distribution rows
+    # several samples: the distribution protocol's rows join the per-pair ones
+    samples = [
+        Scanpath(p.x + 7 * k, p.y, p.duration, stimulus="a.png", width=400, height=300) for k in range(3) for p in pred
+    ]
+    by = {r.metric: r for r in humans.score(samples, hums, ["scanmatch"])}
+    assert {"scanmatch", "kl_scanmatch", "rss_scanmatch", "dss_scanmatch"} <= set(by)
+    assert by["kl_scanmatch"].mean >= 0 and 0 <= by["rss_scanmatch"].mean <= 1 and "KL" in by["kl_scanmatch"].note
     with pytest.raises(DataFormatError):
         humans.score(pred, hums, [])
 

@@ -18,7 +18,9 @@ from gazekit.datasets.object_level import (
     task_from_detection_file,
 )
 from gazekit.errors import DataFormatError
-from gazekit.types import ObjectBox, assign_fixations_to_objects
+from gazekit.metrics.saliency import roc_auc
+from gazekit.models.oat_inputs import OATTensorizer
+from gazekit.types import ObjectBox, Task, assign_fixations_to_objects
 
 
 def test_assignment_rule_inside_smallest_then_radius_then_background():
@@ -101,7 +103,7 @@ def test_coco_search18_object_trials_real_sample(shared_data, coco_search18_val)
         assert t.scanpath.objects.min() >= -1 and t.scanpath.objects.max() < len(t.stimulus.objects)
     # annotation fallback happens, and is flagged
     fallback = [t for t in trials if t.stimulus.meta["target_from_annotation"]]
-    assert fallback and fallback[0].stimulus.objects[fallback[0].target_index].attributes["source"] == "annotation"
+    assert fallback and fallback[0].stimulus.objects[fallback[0].target_index].attributes["source"] == "detector"
     # most scanpaths reach the target object
     hit = np.mean([(t.scanpath.objects == t.target_index).any() for t in trials])
     assert hit > 0.8
@@ -128,9 +130,12 @@ def test_coco_object_trials_target_absent_and_skips(tmp_path):
     tp, ta, miss = trials
     assert tp.target_index == 0 and tp.scanpath.objects.tolist() == [-1, 0, 1]
     assert ta.target_index is None and ta.stimulus.target.box is None and ta.scanpath.objects.tolist() == [-1, 1]
-    # the detector missed this target: the annotated box becomes an extra object
-    assert miss.target_index == 2 and miss.stimulus.objects[2].category == "cup"
-    assert miss.stimulus.objects[2].attributes["source"] == "annotation" and miss.scanpath.objects.tolist() == [2]
+    # the detector missed this target: the annotated box becomes an extra object, looking like a detection
+    ti = miss.target_index
+    assert miss.stimulus.meta["target_from_annotation"] and miss.stimulus.objects[ti].category == "cup"
+    assert miss.stimulus.objects[ti].confidence == pytest.approx(0.9)  # the only cup detection's confidence
+    assert miss.stimulus.objects[ti].attributes == {"source": "detector", "detector_class": "cup", "is_target": True}
+    assert miss.scanpath.objects.tolist() == [ti] and len(miss.stimulus.objects) == 3
     assert tp.stimulus is not miss.stimulus and tp.stimulus.objects[0] is not miss.stimulus.objects[0]
 
 
@@ -202,3 +207,43 @@ def test_objects_from_coco_annotations(tmp_path):
     with pytest.raises(DataFormatError, match="unknown category") as e:
         coco_annotation_objects(inst, [("000000211326.jpg", "bottle")])
     assert e.value.record == 0
+
+
+def test_no_input_feature_singles_out_an_imputed_target(shared_data):
+    """Trains nothing: with ``target_position: none`` the model's inputs must not separate the target from
+    the other objects except by category and appearance (box). On the displays where the detector missed the
+    target, its confidence is drawn like the detector's and its list position is random."""
+    d = shared_data / "coco_search18"
+    trials = coco_search18_object_trials(d / "coco_search18_fixations_TP_validation_split1.json", d / "detections")
+    stims = list({id(t.stimulus): t.stimulus for t in trials}.values())
+    imputed = [s for s in stims if s.meta["target_from_annotation"]]
+    assert len(imputed) >= 20
+    cats = sorted({o.category for s in stims for o in s.objects})
+    tz = OATTensorizer(appearance="vector", categories=cats, target_position="none", grid_rows=10, grid_cols=16)
+    conf_slot, conf_t, conf_others, rel_index = -1, [], [], []
+    for s in imputed:
+        ti = s.target_index
+        enc = tz.encode_display(s, Task("search", s.target))
+        n = enc.n_obj
+        # the target token carries no location: its (row, col) are the zero rows of the position table
+        assert enc.pos[n, 0] == enc.pos[n, 1] == tz.pe_rows
+        conf_t.append(enc.app[ti, conf_slot])
+        conf_others += [enc.app[i, conf_slot] for i, o in enumerate(s.objects) if i != ti]
+        rel_index.append(ti / max(n - 1, 1))
+        keys = {frozenset(k for k in o.attributes if k != "is_target") for o in s.objects}
+        assert len(keys) == 1, f"{s.name}: object attributes differ in their keys: {keys}"
+    # same-category detections over the whole file (the pool the imputed confidences are drawn from)
+    imputed_cats = {s.objects[s.target_index].category for s in imputed}
+    pool = [
+        o.confidence
+        for s in stims
+        for i, o in enumerate(s.objects)
+        if i != s.target_index and o.category in imputed_cats
+    ]
+    assert max(conf_t) < 1.0, "an imputed target with confidence 1.0 is identifiable"
+    auc = roc_auc(np.array(conf_t), np.array(pool))
+    assert 0.25 < auc < 0.75, f"confidence separates imputed targets from detections (AUC {auc:.2f})"
+    # list position: not always last (the old loader appended it)
+    assert np.mean(np.isclose(rel_index, 1.0)) < 0.5
+    # the other objects of the same display: confidence alone does not pick the target out
+    assert 0.2 < roc_auc(np.array(conf_t), np.array(conf_others)) < 0.8

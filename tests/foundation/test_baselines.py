@@ -12,14 +12,16 @@ from gazekit.models.baselines import (
     CenterBias,
     OracleDetector,
     RandomScanpath,
+    TargetDwell,
     TargetSimilarityGreedy,
+    on_target_counts,
     target_similarity,
 )
 from gazekit.models.gaze_baselines import CenterGazePrior, HeadDirectionCone
 from gazekit.models.registry import load_predictor
-from gazekit.types import GazeMap, ObjectBox, Stimulus, Target, Task, assign_fixations_to_objects
+from gazekit.types import GazeMap, ObjectBox, Scanpath, Stimulus, Target, Task, assign_fixations_to_objects
 
-SCANPATH_BASELINES = ("random", "center", "greedy", "oracle")
+SCANPATH_BASELINES = ("random", "center", "greedy", "oracle", "target-dwell")
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +118,41 @@ def test_oracle_reaches_the_target(world):
     for s in absent:
         sp = m.predict_scanpath(s, search_task(s))
         assert len(sp) == 1 and sp.meta["stopped"] == "absent" and sp.found is False
+
+
+def test_target_dwell_fits_k_on_humans_and_samples_it(world):
+    present = [s for s in world.stimuli if s.meta["present"]]
+    humans = [h for h in world.scanpaths if h.meta.get("bbox") is not None or h.meta.get("target_object") is not None]
+    counts = on_target_counts(humans)
+    m = TargetDwell.fit(humans)
+    assert m.k == max(1, round(float(np.median(counts)))) and sorted(m.k_counts) == sorted(counts)
+    for s in present:
+        sp = m.predict_scanpath(s, search_task(s))
+        ti = s.meta["target_index"]
+        assert len(sp) == 1 + m.k and sp.objects[1:].tolist() == [ti] * m.k and sp.found is True
+        assert (sp.x[1], sp.y[1]) == s.objects[ti].center or bool(s.objects[ti].contains(sp.x[1], sp.y[1]))
+    # sampled k comes from the humans' counts; with a fixed distribution it is that value
+    fixed = TargetDwell(k=2, k_counts=[4])
+    assert len(fixed.predict_scanpath(present[0], search_task(present[0]), sample=True, seed=1)) == 5
+    ks = {
+        len(
+            TargetDwell(k=1, k_counts=[0, 3]).predict_scanpath(present[0], search_task(present[0]), sample=True, seed=i)
+        )
+        for i in range(20)
+    }
+    assert ks == {1, 4}
+    absent = [s for s in world.stimuli if not s.meta["present"]][0]
+    assert len(m.predict_scanpath(absent, search_task(absent))) == 1
+    # object strings count fixations on the target object; boxes otherwise; the start fixation is skipped
+    z = np.zeros(4)
+    sp = Scanpath(z, z, objects=np.array([2, 2, 5, 2]), meta={"target_object": 2})
+    assert on_target_counts([sp]).tolist() == [2] and on_target_counts([sp], skip_first=False).tolist() == [3]
+    box = Scanpath([0, 5, 50, 6], [0, 5, 50, 6], meta={"bbox": [0, 0, 10, 10]})
+    assert on_target_counts([box]).tolist() == [2]
+    with pytest.raises(DataFormatError):
+        TargetDwell.fit([Scanpath([1], [1])])
+    with pytest.raises(ConfigError):
+        TargetDwell(k=-1)
 
 
 def test_oracle_by_category_without_box():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -138,18 +139,25 @@ def test_experiment_recipe_runs_fast_dev_run(path, tmp_path, request):
     _fit(path, tmp_path, *extra)
 
 
-def test_no_file_names_a_folder_outside_the_repo():
-    bad = "../" + "shared"
-    hits = [
-        str(p.relative_to(ROOT))
+def _text_files() -> list[Path]:
+    return [
+        p
         for p in ROOT.rglob("*")
         if p.is_file()
         and ".git" not in p.parts
         and ".venv" not in p.parts
         and p.suffix in (".py", ".yaml", ".yml", ".md", ".toml", ".cfg", ".txt")
-        and bad in p.read_text(errors="ignore")
     ]
-    assert hits == []
+
+
+def test_no_file_names_a_folder_outside_the_repo():
+    bad = "../" + "shared"
+    assert [str(p.relative_to(ROOT)) for p in _text_files() if bad in p.read_text(errors="ignore")] == []
+
+
+def test_no_merge_conflict_markers():
+    marker = re.compile(r"^(<{7}|>{7})( |$)", re.M)  # built so that this file does not match itself
+    assert [str(p.relative_to(ROOT)) for p in _text_files() if marker.search(p.read_text(errors="ignore"))] == []
 
 
 @pytest.mark.parametrize("name", sorted(REAL_DATA))

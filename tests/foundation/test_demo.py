@@ -53,8 +53,14 @@ def test_demo_writes_report_metrics_overlays(demo_dir):
         assert img.shape[0] > 320 and img.shape[1] > 1000
 
     preds = read_scanpaths(demo_dir / "predictions.csv")
-    assert {p.subject for p in preds} == set(m["models"])
-    assert len(preds) == len(m["models"]) * m["world"]["n_test_displays"]
+    single = {k for k in m["models"] if "sampled" not in k}  # sampled rows are scored, not written
+    assert {p.subject for p in preds} == single
+    assert len(preds) == len(single) * m["world"]["n_test_displays"]
+    # the primary rows of stochastic models: samples per display, listed first, with distribution columns
+    rows = list(m["models"])
+    assert rows[0].endswith("(sampled ×3)") and "target-dwell (sampled ×3)" in rows
+    assert m["models"]["target-dwell (sampled ×3)"]["scores"]["dss_ss_objects"]["mean"] is not None
+    assert m["models"]["oracle"]["scores"]["kl_ss"]["mean"] is not None
 
 
 def test_demo_is_deterministic_and_embeds(tmp_path, demo_dir):

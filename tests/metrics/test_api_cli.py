@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gazekit.errors import ConfigError, DataFormatError, GazekitError
-from gazekit.io import read_scanpaths, write_scanpaths
+from gazekit.io import assign_frames, read_scanpaths, write_scanpaths
 from gazekit.metrics import SCANPATH_METRICS, human_consistency, resolve_metrics, score_scanpaths
 from gazekit.metrics import cli as score_cli
 from gazekit.metrics import scanpath as sm
@@ -266,3 +266,83 @@ def test_semantic_ss_by_name_with_label_maps():
     assert r["sem_ss"].mean == pytest.approx(2 / 3)  # [0, 7, 0] vs [0, 7]
     with pytest.raises(DataFormatError, match="label_maps"):
         score_scanpaths([a], [b], ["sem_ss"])
+
+
+def test_cli_distribution_protocol_with_detections_on_coco_search18(coco_search18_val, tmp_path):
+    recs = json.loads(coco_search18_val.read_text())
+    names = sorted({r["name"] for r in recs})[:10]
+    recs = [r for r in recs if r["name"] in names]
+    pred_p, hum_p = tmp_path / "pred.json", tmp_path / "hum.json"
+    pred_p.write_text(json.dumps([r for r in recs if r["subject"] in (1, 2)]))
+    hum_p.write_text(json.dumps([r for r in recs if r["subject"] not in (1, 2)]))
+    det = coco_search18_val.parent / "detections"
+    js = json.loads(
+        _run_cli(
+            tmp_path,
+            pred_p,
+            hum_p,
+            "--protocol",
+            "distribution",
+            "--detections",
+            str(det),
+            "--format",
+            "json",
+            "--size",
+            "1680x1050",
+        )  # fmt: skip
+    )
+    m = js["metrics"]
+    for k in ("kl_ss", "kl_ss_objects", "kl_edit_objects", "rss_ss_objects", "dss_ss_objects", "delta"):
+        assert m[k]["mean"] is not None, k
+    assert m["kl_ss_objects"]["higher_is_better"] is False and 0 <= m["rss_ss_objects"]["mean"] <= 1
+    assert js["protocol"] == "distribution" and js["displays_with_objects"] >= 9
+    # the object strings are the experiments' (containing box, else nearest centre: never background)
+    raw = assign_frames(read_scanpaths(hum_p), (1680, 1050), source="hum.json")
+    hum = score_cli.with_objects(raw, score_cli._stimuli(raw, argparse.Namespace(detections=str(det))))
+    assert all(h.objects.min() >= 0 for h in hum)
+    # per-pair protocol, the issue's command as a user types it: object metrics appear once detections are
+    # given, and the detections' display is the frame of records without width/height (said in the output)
+    js = json.loads(_run_cli(tmp_path, pred_p, hum_p, "--detections", str(det), "--format", "json"))
+    assert {"ss_objects", "edit_objects", "delta"} <= set(js["metrics"])
+    assert "COCO-Search18 display" in js["human_frame"] and js["human_frame"].startswith("1680x1050")
+    # without detections the same files are refused, naming the option
+    with pytest.raises(GazekitError, match="pred.json.*--pred-frame WxH"):
+        _run_cli(tmp_path, pred_p, hum_p, "--format", "json")
+
+
+def test_cli_boxes_file_and_options(tmp_path):
+    hum = [_sp([[320, 240], [350, 350], [50, 50]], subject=str(k)) for k in range(3)]
+    pred = [_sp([[320, 240], [340, 330]], subject="m")]
+    pred_p, hum_p, box_p = tmp_path / "p.csv", tmp_path / "h.csv", tmp_path / "boxes.json"
+    write_scanpaths(pred_p, pred)
+    write_scanpaths(hum_p, hum)
+    boxes = {"a.jpg": [{"box": [300, 300, 100, 100], "category": "cup", "target": True}, {"box": [0, 0, 100, 100]}]}
+    box_p.write_text(json.dumps(boxes))
+    js = json.loads(
+        _run_cli(tmp_path, pred_p, hum_p, "--boxes", str(box_p), "--metrics", "ss_objects,delta", "--format", "json")
+    )
+    # humans: objects [0, 0, 1] (centre -> nearest centre is the target box); prediction [0, 0]
+    assert js["metrics"]["ss_objects"]["mean"] == pytest.approx(2 / 3)
+    js = json.loads(
+        _run_cli(
+            tmp_path, pred_p, hum_p, "--metrics", "tde", "--tde-k", "1", "--format", "json", "--drop-first-fixation"
+        )
+    )
+    want = score_scanpaths(pred, hum, ["tde"], tde_k=1, drop_first_fixation=True)["tde"].mean
+    assert js["metrics"]["tde"]["mean"] == pytest.approx(want)
+    assert want != pytest.approx(score_scanpaths(pred, hum, ["tde"], tde_k=1)["tde"].mean)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"a.jpg": [{"box": [1, 2]}]}))
+    with pytest.raises(DataFormatError, match="box"):
+        _run_cli(tmp_path, pred_p, hum_p, "--boxes", str(bad))
+
+
+def test_tde_k_is_an_option():
+    hum = _world(5)
+    preds = [h for h in hum if h.subject == "0"]
+    humans = [h for h in hum if h.subject != "0"]
+    for k in (1, 2, 3):
+        r = score_scanpaths(preds, humans, ["tde"], tde_k=k)
+        pi, hi = r["tde"].pair_index.T
+        want = sm.time_delay_embedding_batch([humans[j] for j in hi], [preds[i] for i in pi], k=k)
+        np.testing.assert_allclose(r["tde"].pairs, want)

@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gazekit.errors import DataFormatError
+from gazekit.metrics import _reference as ref
+from gazekit.metrics import following as fo
 from gazekit.metrics import saliency as sa
 from gazekit.metrics import scanpath as sm
 from gazekit.types import Scanpath
@@ -81,3 +83,61 @@ def test_saliency_invariances(m, d, scale, shift):
     assert 0 <= sa.auc_judd(m, fix) <= 1 and -1 - 1e-12 <= sa.cc(m, d) <= 1 + 1e-12
     assert sa.sim(m, m) == pytest.approx(1.0) and sa.kld(d, d) == pytest.approx(0.0, abs=1e-12)
     assert sa.kld(m, d) >= -1e-12
+
+
+# ------------------------------------------------------------------ degenerate maps (MIT / GazeFollow code)
+def test_auc_judd_ties_and_constant_map_follow_the_jittered_references():
+    rng = np.random.default_rng(3)
+    m = np.round(rng.random((30, 40)) * 3)  # four values: many ties
+    fm = np.zeros((30, 40), bool)
+    fm[rng.integers(0, 30, 25), rng.integers(0, 40, 25)] = True
+    # the default is the MIT code's own jitter (uniform 1e-7 noise), seeded: identical draw, identical value
+    assert sa.auc_judd(m, fm) == pytest.approx(ref.auc_judd_mit_jittered(m, fm, 42), abs=1e-12)
+    jittered = np.mean([ref.auc_judd_mit_jittered(m, fm, s) for s in range(30)])
+    assert sa.auc_judd(m, fm) == pytest.approx(jittered, abs=0.03)
+    assert abs(sa.auc_judd(m, fm, jitter=False) - jittered) > 0.05  # what the old default gave
+    const = np.full((30, 40), 5.0)
+    assert sa.auc_judd(const, fm) == pytest.approx(0.5, abs=0.1)
+    assert sa.auc_judd(const, fm, jitter=False) < 0.05  # ~1/(2N) without tie breaking
+    assert sa.auc_judd(m, fm, convention="pysaliency") == pytest.approx(sa.auc_judd(m, fm), abs=0.05)
+
+
+def test_sim_ig_kld_on_zero_and_constant_maps_match_the_mit_code():
+    rng = np.random.default_rng(4)
+    d = rng.random((12, 16))
+    fm = np.zeros((12, 16), bool)
+    fm[[1, 5, 9], [2, 7, 11]] = True
+    zero, const = np.zeros((12, 16)), np.full((12, 16), 0.7)
+    for a, b in ((zero, d), (d, zero), (const, d), (d, const), (zero, const)):
+        want = ref.sim_mit(a, b)
+        got = sa.sim(a, b, resize="none")
+        assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want, abs=1e-12), (a[0, 0], b[0, 0])
+    assert sa.sim(zero, d) == 0.0 and math.isnan(sa.sim(const, d))
+    assert sa.sim(d, d) == pytest.approx(ref.sim_mit(d, d), abs=1e-12)
+    for p, base in ((zero, d), (const, d), (d, zero), (d, const)):
+        assert math.isnan(sa.information_gain(p, fm, base)) and math.isnan(ref.info_gain_mit(p, fm, base))
+    assert sa.information_gain(d, fm, d[::-1]) == pytest.approx(ref.info_gain_mit(d, fm, d[::-1]), abs=1e-12)
+    assert math.isnan(sa.kld(zero, d)) and math.isnan(ref.kld_mit_nan(zero, d))
+    assert math.isnan(sa.kld(d, zero))
+    assert sa.kld(const, d) == pytest.approx(ref.kld_mit_nan(const, d), abs=1e-12)
+
+
+def test_gazefollow_metrics_ignore_minus_one_padded_annotators():
+    rng = np.random.default_rng(5)
+    h = rng.random((64, 64))
+    pts = rng.random((3, 2))
+    padded = np.concatenate([pts, -np.ones((17, 2))])
+    assert fo.gazefollow_auc(h, padded, (320, 240)) == fo.gazefollow_auc(h, pts, (320, 240))
+    assert fo.l2(h, padded) == fo.l2(h, pts)
+    assert math.isnan(fo.l2(h, -np.ones((20, 2)))["avg"])
+
+
+def test_emd_scipy_fallback_is_exact():
+    ot = pytest.importorskip("ot")
+    rng = np.random.default_rng(6)
+    for n in (6, 12, 20):
+        a, b = rng.random(n), rng.random(n)
+        a, b = a / a.sum(), b / b.sum()
+        pts = rng.random((n, 2)) * 10
+        M = np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1))
+        assert sa._emd_lp(a, b, M, backend="scipy") == pytest.approx(ot.emd2(a, b, M), abs=1e-12)
