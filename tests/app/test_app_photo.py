@@ -27,6 +27,11 @@ ON_A_PHOTO = {
     "vitgaze": "predicts",
     "center-gaze": "predicts",
     "head-cone": "predicts",
+    # eccNET's search models look for a target *image*: with only a category they say what to give
+    "eccnet": "searches for a target *image*",
+    "ivsn": "searches for a target *image*",
+    "chance": "searches for a target *image*",
+    "pixelMatch": "searches for a target *image*",
 }
 
 PHOTO_W, PHOTO_H = 1280, 960
