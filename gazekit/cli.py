@@ -30,6 +30,7 @@ COMMANDS = {
     "infer": ("gazekit.infer", "predict scanpaths / gaze for your image file(s); writes CSV/JSON and overlays"),
     "score": ("gazekit.metrics.cli", "score predicted scanpaths against human scanpaths"),
     "download": ("gazekit.datasets.download", "download a dataset or pretrained weights (verified, resumable)"),
+    "convert": ("gazekit.convert", "convert a paper's released checkpoint into a gazekit safetensors file"),
     "models": ("gazekit.models.cli", "list registered models and whether they are available"),
     "app": ("gazekit.app.launcher", "start the Streamlit viewer"),
     "asymmetry": ("gazekit.models.eccnet_experiment", "eccNET's visual-search-asymmetry experiment (six paradigms)"),

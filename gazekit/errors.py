@@ -71,3 +71,8 @@ class WeightsNotFoundError(GazekitError, FileNotFoundError):
 
 class DownloadError(GazekitError, OSError):
     """A download failed, or a downloaded file did not match its checksum."""
+
+
+class BadWeightsError(ConfigError):
+    """A weight file exists but cannot be used: truncated or corrupt, pickled Python objects, tensors missing or
+    of the wrong shape (another model size). The message names the file and what is wrong."""

@@ -27,6 +27,7 @@ __all__ = [
     "draw_mask",
     "draw_objects",
     "draw_people",
+    "person_color",
     "draw_scanpath",
     "draw_scanpaths",
     "draw_target",
@@ -335,6 +336,26 @@ def draw_gaze(
     return img
 
 
+def person_color(k: int) -> tuple[int, int, int]:
+    """The colour of person ``k`` (0-based, labelled ``#k``), the same in every overlay and table."""
+    return PALETTE[int(k) % len(PALETTE)]
+
+
+def draw_people(image: np.ndarray, gaze_maps: Sequence[GazeMap], selected: int | None = None) -> np.ndarray:
+    """Every person's gaze in their own colour (:func:`person_color`) and label ``#k``, with the heatmap of the
+    ``selected`` person only (one person: theirs), so stacked full-image heatmaps never darken the photo."""
+    if selected is not None and not 0 <= selected < len(gaze_maps):
+        raise DataFormatError(f"selected person {selected} is not among the {len(gaze_maps)} people")
+    if selected is None and len(gaze_maps) == 1:
+        selected = 0
+    img = _rgb(image)
+    if selected is not None and gaze_maps[selected].heatmap is not None:  # under every mark, tinting none
+        img = overlay_heatmap(img, gaze_maps[selected].heatmap, alpha=0.45)
+    for k, gm in enumerate(gaze_maps):
+        img = draw_gaze(img, gm, person_color(k), heatmap=False, label=f"#{k}")
+    return img
+
+
 def side_by_side(
     images: Sequence[np.ndarray],
     labels: Sequence[str] | None = None,
@@ -367,26 +388,6 @@ def side_by_side(
             _text(out, str(labels[i]), (x + 4, band - max(4, band // 4)), fs, (0, 0, 0))
         x += im.shape[1] + gap
     return out
-
-
-def person_color(k: int) -> tuple[int, int, int]:
-    """The colour of person ``k`` (0-based) everywhere: overlay box, label and the table row ``#k``."""
-    return PALETTE[int(k) % len(PALETTE)]
-
-
-def draw_people(image: np.ndarray, gaze_maps: Sequence[GazeMap], selected: int | None = None) -> np.ndarray:
-    """Every person's gaze in their own colour and label ``#k`` (:func:`person_color`); the heatmap of the
-    ``selected`` person only (None: no heatmap when there are several people, the one heatmap for one person),
-    so the photo never darkens under stacked full-image heatmaps."""
-    if selected is not None and not 0 <= selected < len(gaze_maps):
-        raise ValueError(f"selected person {selected} is not among the {len(gaze_maps)} people")
-    img = _rgb(image)
-    if selected is None and len(gaze_maps) == 1:
-        selected = 0
-    order = [k for k in range(len(gaze_maps)) if k != selected] + ([selected] if selected is not None else [])
-    for k in order:  # the selected person last, on top
-        img = draw_gaze(img, gaze_maps[k], person_color(k), heatmap=k == selected, label=f"#{k}")
-    return img
 
 
 def draw_objects(

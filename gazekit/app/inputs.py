@@ -18,6 +18,7 @@ from gazekit.app.limits import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES, MODEL_MAX_SID
 from gazekit.datasets.synthetic import search as gallery
 from gazekit.errors import DataFormatError
 from gazekit.imageio import decode_image
+from gazekit.objects import ObjectSet, objects_for_image
 from gazekit.types import Frame, FrameTransform, ObjectBox, Scanpath, Stimulus, Target, Task
 
 
@@ -134,6 +135,27 @@ def image_from_array(
     digest = _digest(f"{img.shape}".encode() + img.tobytes())
     work, to_full = _downscale(img, MODEL_MAX_SIDE if max_side is None else max_side)
     return ImageInput(name, digest, img, work, to_full, tuple(objects), target)
+
+
+def with_objects(
+    img: ImageInput, boxes: tuple[bytes, str] | None, *, find: bool, category: str | None = None
+) -> tuple[ImageInput, ObjectSet]:
+    """``img`` with objects from :func:`gazekit.objects.objects_for_image`: an uploaded boxes file
+    (``(bytes, file name)``), else, with ``find``, a detector whose published weights are here or the OpenCV
+    proposer. The :class:`~gazekit.objects.ObjectSet` says where they came from (its label is shown).
+
+    Raises:
+        DataFormatError: unreadable boxes file, or no boxes for this image (naming the file).
+    """
+    objset = objects_for_image(
+        img.image,
+        img.name,
+        boxes=None if boxes is None else boxes[0],
+        boxes_name=None if boxes is None else boxes[1],
+        detector="auto" if find else None,
+        target_category=category,
+    )
+    return dataclasses.replace(img, objects=tuple(objset.objects)), objset
 
 
 def gallery_world(n_displays: int = 12, n_subjects: int = 6, seed: int = 0) -> Any:

@@ -81,7 +81,9 @@ def render_samples(img: ImageInput, scanpaths: Sequence[Scanpath], target: Targe
     return np.ascontiguousarray(viz.side_by_side(panels, labels))
 
 
-def render_gaze_overlay(img: ImageInput, gaze_maps: Sequence[GazeMap]) -> np.ndarray:
-    """The work-frame image with each gaze prediction drawn in its person's colour (heatmap for one person, head
-    box, line to the point; GazeSeg's target mask with its class)."""
-    return np.ascontiguousarray(viz.draw_people(img.work, [map_gaze(gm, img.to_work) for gm in gaze_maps]))
+def render_gaze_overlay(img: ImageInput, gaze_maps: Sequence[GazeMap], selected: int | None = None) -> np.ndarray:
+    """The work-frame image with every person's gaze in their own colour and label ``#k`` (the table's), and
+    the heatmap of the ``selected`` person only (:func:`gazekit.viz.draw_people`; GazeSeg's target mask with
+    its class)."""
+    canvas = viz.draw_people(img.work, [map_gaze(gm, img.to_work) for gm in gaze_maps], selected)
+    return np.ascontiguousarray(canvas)

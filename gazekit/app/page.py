@@ -28,6 +28,7 @@ from gazekit.app.inputs import (
     gallery_world,
     image_from_upload,
     validate_box,
+    with_objects,
 )
 from gazekit.app.limits import IMAGE_TYPES, MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
 from gazekit.app.overlays import render_gaze_overlay, render_overlay, render_samples
@@ -41,8 +42,11 @@ from gazekit.app.prediction import (
     predict_scanpaths,
     validate_head_box,
     weights_hint,
+    weights_note,
 )
 from gazekit.errors import GazekitError
+from gazekit.io import frame_written
+from gazekit.viz import person_color
 
 TASKS = {"search": "Visual search", "freeview": "Free viewing", "gaze": "Gaze following"}
 TARGET_MODES = {"category": "Category", "box": "Box (typed)", "crop": "Target image"}
@@ -111,6 +115,12 @@ def cached_gaze(digest: str, model: str, weights: str | None, device: str, boxes
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_heads(digest: str, _img: ImageInput) -> list:
     return detect_heads(_img)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def cached_objects(digest: str, boxes: tuple | None, find: bool, category: str | None, _img: ImageInput) -> tuple:
+    """Objects per image, boxes file and category (a detector run takes seconds)."""
+    return with_objects(_img, boxes, find=find, category=category)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -202,6 +212,10 @@ def model_picker(task: str) -> tuple[str | None, str | None, str]:
     except Exception as e:  # noqa: BLE001
         st.error(f"`{name}` failed to load: {type(e).__name__}: {e}")
         return None, weights, device
+    caption, warn = weights_note(cached_model(name, weights, device))
+    st.caption(caption)
+    if warn is not None and st.session_state.get("source", "Upload") == "Upload":
+        st.warning(warn)
     return name, weights, device
 
 
@@ -256,6 +270,51 @@ def search_target(img: ImageInput | None) -> tuple[TaskSpec, np.ndarray | None]:
     return TaskSpec("search", category, box, crop_digest), crop_img
 
 
+def objects_upload() -> tuple[tuple[bytes, str] | None, bool]:
+    """Sidebar: where the objects of an uploaded photo come from (object-level models such as OAT predict
+    over them): a boxes file, else (when asked) a detector with published weights or the OpenCV proposer."""
+    f = st.file_uploader(
+        "Objects on the image (boxes file: COCO-Search18 detections CSV, COCO JSON or gazekit boxes)",
+        type=["csv", "txt", "json"],
+        key="objects_file",
+        help=_BOXES_HELP,
+    )
+    find = False
+    if f is None:
+        find = st.checkbox(
+            "No boxes file: find objects (a detector if its weights are here, else the OpenCV proposer)",
+            key="find_objects",
+        )
+    return (None if f is None else (f.getvalue(), f.name)), find
+
+
+_BOXES_HELP = (
+    "COCO-Search18 detections (`<task>.csv`: image name, then [class, confidence %, x_max, x_min, y_max, y_min] "
+    "in 1680x1050 display pixels, mapped into the image as the display showed it), a COCO-style JSON (bbox "
+    "[x, y, w, h] in image pixels) or gazekit's boxes JSON. The overlay and the caption say where objects came from."
+)
+
+
+def objects_on(
+    images: list[ImageInput], shown: ImageInput, boxes: tuple[bytes, str] | None, find: bool, category: str | None
+) -> list[ImageInput]:
+    """The images with their objects; where they came from (and what went wrong) is said for the shown one."""
+    if boxes is None and not find:
+        return images
+    out = []
+    for im in images:
+        try:
+            with st.spinner("Finding objects…"):
+                im, objset = cached_objects(im.digest, boxes, find, category, im)
+            if im.digest == shown.digest:
+                st.info(" ".join([objset.label, *objset.notes]))
+        except GazekitError as e:
+            if im.digest == shown.digest:
+                st.error(f"Objects: {e}")
+        out.append(im)
+    return out
+
+
 def head_boxes(img: ImageInput | None) -> tuple[tuple[float, float, float, float], ...]:
     """Sidebar head-box inputs for gaze following (typed or detected)."""
     mode = st.radio("Head", list(HEAD_MODES), format_func=HEAD_MODES.get, key="head_mode", horizontal=True)
@@ -297,8 +356,10 @@ def predict_all(
     with st.spinner(f"Predicting with {name}…"):
         for i, img in enumerate(images):
             try:
+                # the objects (a boxes file) are part of the input: they key the cache with the image
+                key = f"{spec!r}|{_sha(repr(img.objects).encode())}"
                 out[img.digest] = cached_scanpaths(
-                    img.digest, name, weights, device, repr(spec), n, sample, seed, img, spec, crop
+                    img.digest, name, weights, device, key, n, sample, seed, img, spec, crop
                 )
             except GazekitError as e:
                 st.error(f"{img.name}: {e}")
@@ -330,9 +391,28 @@ def human_scanpaths(img: ImageInput, task_label: str | None) -> list:
             return []
     if not humans:
         return []
+    frame = None
+    if f is not None and not f.name.lower().endswith(".json"):
+        frame = (float(img.width), float(img.height))  # gazekit CSV: x, y are the named image's pixels by format
+    elif any(not frame_written(h) for h in humans):
+        # a JSON without width/height does not say which pixels its fixations are in: the user says, never gazekit
+        frames = {
+            "": "choose the frame they were recorded on…",
+            "image": f"this image's pixels ({img.width}x{img.height})",
+            "display": "the COCO-Search18 display (1680x1050, image letterboxed)",
+        }
+        choice = st.selectbox(
+            "These scanpaths carry no width/height: recorded on",
+            list(frames),
+            format_func=frames.get,
+            key="human_frame",
+        )
+        if not choice:
+            st.warning("Choose the frame the human scanpaths were recorded on: gazekit does not guess it.")
+            return []
+        frame = (float(img.width), float(img.height)) if choice == "image" else (1680.0, 1050.0)
     try:
-        # records without width/height: this image's pixels, said in a note (the viewer pass adds the choice)
-        match = match_humans(humans, img, task_label, frame=(img.width, img.height))
+        match = match_humans(humans, img, task_label, frame=frame)
     except GazekitError as e:
         st.error(str(e))
         return []
@@ -436,7 +516,7 @@ def _status(r: ModelRow) -> str:
         return "not installed"
     if r.needs_weights:
         return "needs weights"
-    return "ready (synthetic-data weights)" if r.trainable else "ready"
+    return f"ready ({r.weights_kind} weights)" if r.trainable and r.weights_kind else "ready"
 
 
 def _caption(img: ImageInput, sp: Any, upto: int, humans: list) -> str:
@@ -467,17 +547,30 @@ def gaze_results(img: ImageInput, model: tuple[str, str | None, str], boxes: tup
         return
     with guard("Gaze prediction"), st.spinner(f"Predicting with {name}…"):
         maps = cached_gaze(img.digest, name, weights, device, boxes, img)
-        overlay = render_gaze_overlay(img, maps)
-        st.image(overlay, caption=f"{img.name}: gaze of {len(maps)} person(s)", width="content", output_format="PNG")
+        selected = 0
+        if len(maps) > 1:
+            # one heatmap at a time: several full-image heatmaps on top of each other hide the photo
+            selected = st.selectbox(
+                "Heatmap of", range(len(maps)), format_func=lambda k: f"person #{k}", key="gaze_person"
+            )
+        overlay = render_gaze_overlay(img, maps, selected)
+        st.image(
+            overlay,
+            caption=f"{img.name}: gaze of {len(maps)} person(s), each in their colour; heatmap of #{selected}",
+            width="content",
+            output_format="PNG",
+        )
         st.table(
             [
                 {
+                    "person": f"#{k}",
+                    "colour": "#{:02x}{:02x}{:02x}".format(*person_color(k)),
                     "head box": ", ".join(f"{v:.0f}" for v in m.head_box),
                     "gaze point": f"{m.point[0]:.0f}, {m.point[1]:.0f}",
                     "in frame": f"{m.inout:.2f}",
                     **({"looked-at object": m.category} if m.category is not None else {}),
                 }
-                for m in maps
+                for k, m in enumerate(maps)
             ]
         )
         stem = img.name.rsplit(".", 1)[0]
@@ -505,8 +598,11 @@ def main() -> None:
         st.header("Target" if task == "search" else ("Head" if task == "gaze" else "Options"))
         spec, crop = TaskSpec(task), None
         boxes: tuple = ()
+        objects_file: tuple[bytes, str] | None = None
+        find_objects = False
         if task == "search":
             spec, crop = search_target(img)
+            objects_file, find_objects = objects_upload()
         elif task == "gaze":
             boxes = head_boxes(img)
         if task != "gaze":
@@ -517,7 +613,13 @@ def main() -> None:
         with st.expander("All registered models"):
             st.table(
                 [
-                    {"model": r.name, "kind": r.kind, "tasks": ", ".join(r.tasks), "status": _status(r)}
+                    {
+                        "model": r.name,
+                        "kind": r.kind,
+                        "tasks": ", ".join(r.tasks),
+                        "status": _status(r),
+                        "weights": r.weights or "none needed",
+                    }
                     for r in cached_model_rows("")
                 ]
             )
@@ -556,6 +658,9 @@ def main() -> None:
         # a typed box is in the pixels of the image shown; it means nothing on the others
         st.caption(f"A typed target box belongs to {img.name}: predicting for this image only.")
         targets = [img]
+    if task == "search":
+        targets = objects_on(targets, img, objects_file, find_objects, spec.category)
+        img = next((t for t in targets if t.digest == img.digest), img)
     results = predict_all(targets, (name, weights, device), spec, crop)
     scanpath_results(img, results.get(img.digest, []), spec, crop)
     all_downloads(targets, results)

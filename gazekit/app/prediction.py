@@ -14,6 +14,7 @@ from gazekit.app.inputs import ImageInput, TaskSpec, validate_box
 from gazekit.errors import DataFormatError, GazekitError, WeightsNotFoundError
 from gazekit.models.registry import list_models, load_predictor
 from gazekit.types import FrameTransform, GazeMap, Scanpath
+from gazekit.weights import weights_in_use
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,19 @@ class ModelRow:
     available: bool
     config: str | None = None
     bundled: bool = False
+    #: which weights it would load now (:func:`gazekit.weights.weights_in_use`; "" for baselines)
+    weights: str = ""
 
     @property
     def needs_weights(self) -> bool:
-        """Learned and nothing shipped: the user must train or fetch a checkpoint first."""
-        return self.trainable and not self.bundled
+        """Learned and no weights found (none shipped, none in ``$GAZEKIT_WEIGHTS_DIR`` or the hub cache)."""
+        return self.trainable and (self.weights.startswith("needs weights") if self.weights else not self.bundled)
+
+    @property
+    def weights_kind(self) -> str | None:
+        """``synthetic-data``, ``paper`` or ``user`` for a learned model with weights found, else None."""
+        kind = self.weights.split(" ", 1)[0] if self.weights else ""
+        return kind if kind in ("synthetic-data", "paper", "user") else None
 
     @property
     def label(self) -> str:
@@ -40,7 +49,7 @@ class ModelRow:
             return f"{self.name} (not installed)"
         if self.needs_weights:
             return f"{self.name} (needs weights)"
-        return f"{self.name} (synthetic-data weights)" if self.trainable else self.name
+        return f"{self.name} ({self.weights_kind} weights)" if self.trainable and self.weights_kind else self.name
 
     @property
     def how_to_get(self) -> str:
@@ -78,6 +87,7 @@ def model_rows(task: str | None = None) -> list[ModelRow]:
                 bool(s.available),
                 getattr(s, "config", None),
                 getattr(s, "bundled_path", None) is not None,
+                weights_in_use(s) if getattr(s, "trainable", False) else "",
             )
         )
     rows.sort(key=lambda r: (not r.available, r.needs_weights, r.trainable, r.name))
@@ -215,6 +225,26 @@ def predict_gaze_maps(
             if progress is not None:
                 progress(i + 1, len(head_boxes))
     return out
+
+
+def weights_note(model: Any) -> tuple[str, str | None]:
+    """What the page says about a loaded model's weights: a caption, and a warning for synthetic-data weights
+    (their predictions on a photo are not trained on real images)."""
+    source = getattr(model, "weights_source", None)
+    if source is None:
+        return "No trained weights (a baseline).", None
+    caption = {
+        "synthetic-data": "Weights: synthetic-data (the checkpoint shipped with gazekit).",
+        "paper": "Weights: the paper's released checkpoint.",
+        "user": "Weights: your checkpoint.",
+    }.get(source, f"Weights: {source}.")
+    warn = None
+    if source == "synthetic-data":
+        warn = (
+            "This model's weights are trained only on gazekit's synthetic scenes, not on real images: on a photo "
+            "its prediction shows what the model does, not where people look."
+        )
+    return caption, warn
 
 
 def weights_hint(exc: BaseException) -> str:

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gazekit.backbones.vit import Block, VisionTransformer
+from gazekit.backbones.vit import Block, VisionTransformer, concat_qkv
 from gazekit.errors import ConfigError, DataFormatError
 
 __all__ = [
@@ -439,7 +439,7 @@ def clip_config_from_state_dict(sd: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------- checkpoint conversion
 def _cat_qkv(out: dict[str, Any], prefix: str, parts: dict[str, dict[str, Any]]) -> None:
     for kind, d in parts.items():
-        out[f"{prefix}.attn.qkv.{kind}"] = torch.cat([d["q"], d["k"], d["v"]], dim=0)
+        out[f"{prefix}.attn.qkv.{kind}"] = concat_qkv(d, f"{prefix} attention {kind}")
 
 
 def _from_openai(sd: dict[str, Any]) -> dict[str, Any]:

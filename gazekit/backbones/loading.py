@@ -19,8 +19,8 @@ from typing import Any
 from torch import nn
 
 from gazekit.backbones import clip, nat, vgg, vit
-from gazekit.errors import ConfigError
-from gazekit.weights import load_state_dict, resolve_weights
+from gazekit.errors import BadWeightsError, ConfigError
+from gazekit.weights import load_into, load_state_dict, resolve_weights
 
 __all__ = ["BACKBONE_WEIGHTS", "BUILDERS", "load_backbone", "resolve_backbone_weights"]
 
@@ -182,7 +182,9 @@ def resolve_backbone_weights(name: str, weights: str | Path | None = None) -> Pa
 def load_backbone(
     name: str, weights: str | Path | None = None, *, pretrained: bool = True, strict: bool = True, **kwargs: Any
 ) -> nn.Module:
-    """Build backbone ``name`` and load its published weights.
+    """Build backbone ``name`` and load its published weights; returned in eval mode.
+
+    The weight file is looked for before the network is built, so a missing file fails at once.
 
     Args:
         name: a key of :data:`BACKBONE_WEIGHTS` with a model (e.g. ``"dinov2_vits14"``, ``"clip_vit_b32"``,
@@ -195,24 +197,23 @@ def load_backbone(
 
     Raises:
         WeightsNotFoundError: the file is not in any searched place.
-        ConfigError: the checkpoint does not fit the model.
+        BadWeightsError: the file is truncated or corrupt, holds pickled objects, lacks a tensor (e.g. a
+            layer's key projection) or holds tensors of another shape (another model size); the message names
+            the file.
     """
     spec = _entry(name)
     if not BUILDERS:
         BUILDERS.update(_builders())
     if name not in BUILDERS:
         raise ConfigError(f"{name!r} is a weight file, not a backbone")
+    path = resolve_backbone_weights(name, weights) if pretrained else None
     model = BUILDERS[name](**kwargs)
-    if not pretrained:
-        return model
-    path = resolve_backbone_weights(name, weights)
-    sd = _filter(spec["family"])(load_state_dict(path), model)
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    optional = {"visual.mask_token", "mask_token"}
-    missing = [k for k in missing if k not in optional]
-    if strict and (missing or unexpected):
-        raise ConfigError(
-            f"{path}: checkpoint does not fit {name}: missing {missing[:8]}{'…' if len(missing) > 8 else ''}, "
-            f"unexpected {unexpected[:8]}{'…' if len(unexpected) > 8 else ''}"
-        )
-    return model
+    if path is None:
+        return model.eval()
+    raw = load_state_dict(path)
+    try:
+        sd = _filter(spec["family"])(raw, model)
+    except ConfigError as e:  # the filters know the layer, not the file
+        raise BadWeightsError(f"{path}: {e}") from None
+    load_into(model, sd, path, what=name, optional=("visual.mask_token", "mask_token"), strict=strict)
+    return model.eval()

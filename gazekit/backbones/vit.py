@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gazekit.errors import ConfigError
+from gazekit.errors import BadWeightsError, ConfigError
 from gazekit.kernels import attention_pool
 from gazekit.kernels.dense import dense_attention
 
@@ -42,6 +42,7 @@ __all__ = [
     "Mlp",
     "VisionTransformer",
     "checkpoint_filter_fn",
+    "concat_qkv",
     "vit_base_patch14_dinov2",
     "vit_large_patch14_dinov2",
     "vit_small_patch14_dinov2",
@@ -176,6 +177,8 @@ class VisionTransformer(nn.Module):
             ``size=(gh, gw)`` (transformers' rule).
         proj_dim: output size of the pooled-CLS projection (CLIP's ``proj``); None = no projection.
         interpolate_antialias: antialiased bicubic interpolation (DINOv2 with registers: True, with offset 0).
+        cls_pos_embed: add the position embedding's first row to the CLS token (DINOv2, CLIP); False leaves the
+            CLS token without one (hustvl/ViTGaze's backbone drops that row).
     """
 
     def __init__(
@@ -198,6 +201,7 @@ class VisionTransformer(nn.Module):
         interpolate_offset: float = 0.1,
         proj_dim: int | None = None,
         interpolate_antialias: bool = False,
+        cls_pos_embed: bool = True,
     ) -> None:
         super().__init__()
         self.img_size = img_size
@@ -211,6 +215,7 @@ class VisionTransformer(nn.Module):
         self.final_norm = final_norm
         self.interpolate_offset = interpolate_offset
         self.interpolate_antialias = interpolate_antialias
+        self.cls_pos_embed = cls_pos_embed
 
         self.patch_embed = nn.Conv2d(3, embed_dim, patch_size, stride=patch_size, bias=patch_bias)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
@@ -278,8 +283,11 @@ class VisionTransformer(nn.Module):
             if masks.shape != t.shape[:2]:
                 raise ConfigError(f"masks must be [B, N] = {tuple(t.shape[:2])}, got {tuple(masks.shape)}")
             t = torch.where(masks.unsqueeze(-1).bool(), self.mask_token.to(t.dtype).unsqueeze(0), t)
-        t = torch.cat([self.cls_token.expand(b, -1, -1).to(t.dtype), t], dim=1)
-        t = t + self.interpolate_pos_embed(gh, gw).to(t.dtype)
+        pe = self.interpolate_pos_embed(gh, gw).to(t.dtype)
+        if self.cls_pos_embed:
+            t = torch.cat([self.cls_token.expand(b, -1, -1).to(t.dtype), t], dim=1) + pe
+        else:
+            t = torch.cat([self.cls_token.expand(b, -1, -1).to(t.dtype), t + pe[:, 1:]], dim=1)
         if self.register_tokens is not None:
             t = torch.cat([t[:, :1], self.register_tokens.expand(b, -1, -1).to(t.dtype), t[:, 1:]], dim=1)
         return self.norm_pre(t)
@@ -388,6 +396,22 @@ _HF_DINO_BLOCK = {
 }
 
 
+def concat_qkv(parts: dict[str, Any], where: str) -> torch.Tensor:
+    """Separate q, k, v projections (``parts["q"|"k"|"v"]``) → one packed ``qkv`` tensor (rows q, k, v).
+
+    Raises:
+        BadWeightsError: one of them is missing from the checkpoint (``where`` names the layer and tensor).
+    """
+    missing = [n for n in ("q", "k", "v") if n not in parts]
+    if missing:
+        names = {"q": "query", "k": "key", "v": "value"}
+        raise BadWeightsError(
+            f"{where}: the {', '.join(names[n] for n in missing)} projection is missing (a truncated or "
+            "edited checkpoint: every attention layer needs query, key and value tensors)"
+        )
+    return torch.cat([parts["q"], parts["k"], parts["v"]], dim=0)
+
+
 def _strip_prefixes(sd: dict[str, Any], prefixes: Sequence[str]) -> dict[str, Any]:
     for p in prefixes:
         if sd and all(k.startswith(p) for k in sd):
@@ -430,7 +454,7 @@ def _from_hf_dinov2(sd: dict[str, Any]) -> dict[str, Any]:
         # anything else (pooler, classifier heads) is dropped
     for i, parts in qkv.items():
         for kind, d in parts.items():
-            out[f"blocks.{i}.attn.qkv.{kind}"] = torch.cat([d["q"], d["k"], d["v"]], dim=0)
+            out[f"blocks.{i}.attn.qkv.{kind}"] = concat_qkv(d, f"encoder layer {i} attention {kind}")
     return out
 
 

@@ -144,6 +144,25 @@ DATASETS: dict[str, DatasetEntry] = {
             manual="Download videoattentiontarget.zip from the link in ejcgt/attention-target-detection's README and unpack it under <root>/videoattentiontarget/.",
             citation="Chong, Wang, Rehg, Rozga: Detecting Attended Visual Targets in Video, CVPR 2020",
         ),
+        *(
+            DatasetEntry(
+                f"vitgaze_{ds}",
+                f"ViTGaze's released {title} checkpoint (hustvl/ViTGaze, MIT; S/14 at 518 px)",
+                "https://github.com/hustvl/ViTGaze",
+                manual=(
+                    f"The authors publish it on Google Drive only (https://drive.google.com/file/d/{gid}/view, "
+                    "linked from the hustvl/ViTGaze README; no direct URL or checksum). Download it, then convert "
+                    f"it: `gazekit convert vitgaze FILE.pth --out $GAZEKIT_WEIGHTS_DIR/vitgaze_{ds}.safetensors` "
+                    "(gazekit then uses it instead of its synthetic-data weights; `gazekit models` says so)."
+                ),
+                citation="Song et al., ViTGaze: Gaze Following with Interaction Features in Vision Transformers, 2024",
+                kind="weights",
+            )
+            for ds, title, gid in (
+                ("gazefollow", "GazeFollow", "164c4woGCmUI8UrM7GEKQrV1FbA3vGwP4"),
+                ("videoattentiontarget", "VideoAttentionTarget", "11_O4Jm5wsvQ8qfLLgTlrudqSNvvepsV0"),
+            )
+        ),
         DatasetEntry(
             "capmit1003",
             "CapMIT1003 captions and click-contingent explorations (SQLite)",

@@ -25,7 +25,7 @@ from gazekit.heads import detect_heads
 from gazekit.models.predictors import GazePredictor, ScanpathPredictor
 from gazekit.models.registry import spec_for_class
 from gazekit.training import gather_objects, process_group, restart_train_iterator, rng_state, set_rng_state
-from gazekit.weights import WeightsSource, read_checkpoint, resolve_weights, write_checkpoint
+from gazekit.weights import WeightsSource, load_into, read_checkpoint, resolve_model_weights, write_checkpoint
 
 __all__ = [
     "GazePredictor",
@@ -66,23 +66,39 @@ class GazekitModule(pl.LightningModule):
         kw.update(dict.fromkeys(self.external_weight_args))
         return kw
 
-    def save_checkpoint(self, path: str | Path, *, half: bool = False) -> Path:
+    def save_checkpoint(
+        self, path: str | Path, *, half: bool = False, weights_source: WeightsSource | None = None
+    ) -> Path:
         """Write the weights as safetensors with the class and :meth:`checkpoint_init_args` as JSON metadata.
 
         Args:
             path: output file (``.safetensors``); parent folders are created.
             half: store floating-point tensors as float16 (shipped checkpoints; loading casts back).
+            weights_source: record the weights' origin in the file (``gazekit convert`` writes ``"paper"``, so a
+                converted release is reported as the paper's weights wherever it is put); None records nothing.
         """
         sd = self.state_dict()
         if half:
             sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
-        return write_checkpoint(path, sd, target=_class_path(type(self)), init_args=self.checkpoint_init_args())
+        return write_checkpoint(
+            path,
+            sd,
+            target=_class_path(type(self)),
+            init_args=self.checkpoint_init_args(),
+            weights_source=weights_source,
+        )
 
     # ------------------------------------------------------------------ loading
     @classmethod
     def convert_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Map a paper's released state dict (no gazekit metadata) onto this model's keys (default: as is)."""
         return state_dict
+
+    @classmethod
+    def paper_init_args(cls, state_dict: dict[str, torch.Tensor]) -> dict[str, Any] | None:
+        """Constructor arguments that run a paper's released checkpoint as released (value conventions that
+        differ from gazekit's defaults), or None when ``state_dict`` is not in the paper's layout (default)."""
+        return None
 
     @classmethod
     def from_checkpoint(cls: type[M], path: str | Path, device: str = "cpu", **overrides: Any) -> M:
@@ -106,8 +122,12 @@ class GazekitModule(pl.LightningModule):
             if target is None:
                 raise ConfigError(f"{path}: holds a {ck.target} checkpoint, not {_class_path(cls)}")
             cls = target
+        source: WeightsSource = ck.source or "user"
         if ck.init_args is None:
-            init_args, state = {}, cls.convert_state_dict(ck.state_dict)
+            paper = cls.paper_init_args(ck.state_dict)
+            if paper is not None:
+                source = "paper"
+            init_args, state = dict(paper or {}), cls.convert_state_dict(ck.state_dict)
         else:
             init_args, state = ck.init_args, ck.state_dict
         params = inspect.signature(cls.__init__).parameters
@@ -117,18 +137,8 @@ class GazekitModule(pl.LightningModule):
         kw.update(dict.fromkeys(cls.external_weight_args))
         kw.update(overrides)
         model = cls(**kw)
-        ref = model.state_dict()
-        state = {k: v.to(ref[k].dtype) if k in ref and v.is_floating_point() else v for k, v in state.items()}
-        try:
-            missing, unexpected = model.load_state_dict(state, strict=False)
-        except RuntimeError as e:  # shape mismatches
-            raise ConfigError(f"{path}: checkpoint does not fit {cls.__name__}({kw}): {e}") from None
-        if missing or unexpected:
-            raise ConfigError(
-                f"{path}: checkpoint does not fit {cls.__name__}: missing {missing[:5]}"
-                f"{'…' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}{'…' if len(unexpected) > 5 else ''}"
-            )
-        model.weights_source = "user"
+        load_into(model, state, path, what=cls.__name__)
+        model.weights_source = source
         return model.to(device).eval()
 
     @classmethod
@@ -136,24 +146,13 @@ class GazekitModule(pl.LightningModule):
         """Find the weights from the registry's spec and load them (:func:`gazekit.weights.resolve_weights`:
         explicit path → ``$GAZEKIT_WEIGHTS_DIR`` → Hugging Face cache → bundled → an error naming the recipe).
 
-        Sets ``weights_source``: ``"user"``, ``"paper"`` (hub release) or ``"synthetic-data"`` (bundled).
+        Sets ``weights_source``: ``"synthetic-data"`` (bundled), ``"paper"`` (hub release, a paper-layout file, or
+        a file ``gazekit convert`` wrote) or ``"user"`` (any other file).
         """
-        spec = spec_for_class(cls)
-        name = spec.checkpoint or f"{spec.name}.safetensors"
-        names = list(dict.fromkeys([name, f"{Path(name).stem}.ckpt"]))
-        how = (
-            f"Train them with `gazekit fit -c {spec.config}` and pass the checkpoint, or put {name} in "
-            "$GAZEKIT_WEIGHTS_DIR."
-            if spec.config
-            else f"Put {name} in $GAZEKIT_WEIGHTS_DIR or pass its path."
-        )
-        if spec.hub_repo:
-            how += f" The paper's weights: `huggingface-cli download {spec.hub_repo} {name}`."
-        found = resolve_weights(
-            weights, names, name=spec.name, repo_id=spec.hub_repo, bundled=spec.bundled_file, how_to_get=how
-        )
+        found = resolve_model_weights(spec_for_class(cls), weights)
         model = cls.from_checkpoint(found.path, device, **overrides)
-        model.weights_source = found.source
+        if found.source != "user":  # hub release or bundled; a user's file keeps what it records about itself
+            model.weights_source = found.source
         return model
 
     # -- multi-process and resumable training (gazekit.training)

@@ -1,10 +1,11 @@
-"""``gazekit models``: list the registry."""
+"""``gazekit models``: list the registry and, for trainable models, which weights they would load."""
 
 from __future__ import annotations
 
 import argparse
 
 from gazekit.models.registry import list_models
+from gazekit.weights import weights_in_use
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,8 +15,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     for s in list_models(args.kind):
         state = "available" if s.available else "not installed"
-        train = ""
-        if s.trainable:
-            train = " [trainable; ships synthetic-data weights]" if s.bundled_path else " [trainable; needs weights]"
-        print(f"{s.name:<12} {s.kind:<9} {state:<14} {s.description}{train}")
+        weights = f" [{weights_in_use(s)}]" if s.trainable else ""
+        print(f"{s.name:<12} {s.kind:<9} {state:<14} {s.description}{weights}")
     return 0

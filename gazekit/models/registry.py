@@ -47,6 +47,9 @@ class ModelSpec:
         checkpoint: file name looked up in ``$GAZEKIT_WEIGHTS_DIR``, the hub repo and an explicit folder
             (``.ckpt`` of the same stem too) by :meth:`GazekitModule.load_for_inference`.
         hub_repo: Hugging Face repo of the paper's released weights (read through ``convert_state_dict``).
+        paper_checkpoints: file names of the paper's released weights once converted by ``gazekit convert``
+            (looked up before ``checkpoint``, so a user who has fetched them gets them instead of the bundled
+            synthetic-data weights).
         objects: the model predicts over object boxes (object-level, e.g. OAT): on a photo they come from
             :func:`gazekit.objects.objects_for_image`.
     """
@@ -62,6 +65,7 @@ class ModelSpec:
     objects: bool = False
     checkpoint: str | None = None
     hub_repo: str | None = None
+    paper_checkpoints: tuple[str, ...] = ()
 
     @property
     def bundled_file(self) -> Path | None:
@@ -199,6 +203,7 @@ for _spec in (
         tasks=("gaze",),
         bundled="assets/vitgaze/vitgaze_synthetic.safetensors",
         checkpoint="vitgaze_synthetic.safetensors",
+        paper_checkpoints=("vitgaze_gazefollow.safetensors", "vitgaze_videoattentiontarget.safetensors"),
     ),
     ModelSpec(
         "gazeseg",

@@ -16,6 +16,7 @@ Batches (see :func:`gazekit.datasets.synthetic.gaze.gaze_sample_to_tensors`): ``
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,11 @@ from torch import nn
 
 from gazekit.backbones.loading import load_backbone
 from gazekit.backbones.vit import VisionTransformer
-from gazekit.errors import ConfigError, GazekitError, WeightsNotFoundError
+from gazekit.errors import BadWeightsError, ConfigError, WeightsNotFoundError
 from gazekit.metrics.following import evaluate_gaze_arrays
 from gazekit.models.base import GazekitModule, GazePredictor, forward_on_head_boxes, minmax_heatmaps, warmup_cosine
 from gazekit.types import GazeMap
-from gazekit.weights import load_state_dict
+from gazekit.weights import load_into, load_state_dict
 
 __all__ = [
     "PatchPAM",
@@ -50,18 +51,24 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # --------------------------------------------------------------------------------------------- pieces
 def head_patch_mask(
-    head_boxes: torch.Tensor, size: tuple[int, int], patch_size: int, enlarge: float = 0.1
+    head_boxes: torch.Tensor, size: tuple[int, int], patch_size: int, enlarge: float = 0.1, sequential: bool = False
 ) -> torch.Tensor:
     """``[B, gh, gw]`` bool: patches touched by the head box enlarged by ``enlarge`` per side.
 
     The box (normalised x1, y1, x2, y2) is scaled to the ``size = (H, W)`` input, enlarged, rasterised with
     int-truncated corners (at least 1 px) and max-pooled over ``patch_size`` cells, as ViTGaze does.
+    ``sequential`` enlarges as hustvl/ViTGaze's data code does: the left/top corner first (clamped to the
+    image), then the right/bottom one by ``enlarge`` × the already enlarged size (0.11·w for 0.1).
     """
     h, w = size
     b = head_boxes.float()
     bw, bh = (b[:, 2] - b[:, 0]).clamp_min(0), (b[:, 3] - b[:, 1]).clamp_min(0)
-    x1 = ((b[:, 0] - enlarge * bw) * w).clamp(0, w - 1).floor()
-    y1 = ((b[:, 1] - enlarge * bh) * h).clamp(0, h - 1).floor()
+    x1n, y1n = b[:, 0] - enlarge * bw, b[:, 1] - enlarge * bh
+    if sequential:
+        x1n, y1n = x1n.clamp_min(0), y1n.clamp_min(0)
+        bw, bh = (b[:, 2] - x1n).clamp_min(0), (b[:, 3] - y1n).clamp_min(0)
+    x1 = (x1n * w).clamp(0, w - 1).floor()
+    y1 = (y1n * h).clamp(0, h - 1).floor()
     x2 = torch.maximum(((b[:, 2] + enlarge * bw) * w).clamp(0, w).floor(), x1 + 1)
     y2 = torch.maximum(((b[:, 3] + enlarge * bh) * h).clamp(0, h).floor(), y1 + 1)
     xs = torch.arange(w, device=b.device, dtype=torch.float32)
@@ -83,9 +90,9 @@ class PatchPAM(nn.Module):
     head-mask logits ``[B, gh, gw]``.
     """
 
-    def __init__(self, patch_size: int = 14, hidden: int = 8, enlarge: float = 0.1) -> None:
+    def __init__(self, patch_size: int = 14, hidden: int = 8, enlarge: float = 0.1, sequential: bool = False) -> None:
         super().__init__()
-        self.patch_size, self.enlarge = patch_size, enlarge
+        self.patch_size, self.enlarge, self.sequential = patch_size, enlarge, sequential
         self.embed = nn.Conv2d(3, hidden, patch_size, stride=patch_size)
         self.score = nn.Conv2d(hidden, 1, 1)
         self.aux = nn.Conv2d(hidden, 1, 1)
@@ -93,7 +100,8 @@ class PatchPAM(nn.Module):
     def forward(
         self, images: torch.Tensor, head_boxes: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mask = head_patch_mask(head_boxes, images.shape[-2:], self.patch_size, self.enlarge).flatten(1)
+        mask = head_patch_mask(head_boxes, images.shape[-2:], self.patch_size, self.enlarge, self.sequential)
+        mask = mask.flatten(1)
         e = F.relu(self.embed(images))
         s = self.score(e).flatten(1).float()  # [B, N]
         s = s.masked_fill(~mask, -1e9)
@@ -191,6 +199,29 @@ def sigmoid_focal_loss(
     return loss.mean()
 
 
+# hustvl/ViTGaze's module names (GazeAttentionMapper: backbone, pam, regressor, classifier) → gazekit's
+_RELEASE_MARKERS = ("regressor.decoder.", "classifier.classifier.", "pam.patch_embed.patch_embed.")
+_RELEASE_RENAMES = (
+    ("backbone.patch_embed.proj.", "backbone.patch_embed."),
+    ("pam.patch_embed.patch_embed.", "pam.embed."),  # before the next rule: the release's pam.embed is the scorer
+    ("pam.embed.", "pam.score."),
+    ("pam.aux_embed.", "pam.aux."),
+    ("regressor.decoder.conv.", "decoder.out."),
+    ("classifier.classifier.linear0.", "inout_head.0."),
+    ("classifier.classifier.linear1.", "inout_head.2."),
+)
+
+
+def _release_key(k: str) -> str:
+    """One released key → gazekit's (``regressor.decoder.conv{i}``/``bn{i}`` are stage ``i − 1``'s conv/BN)."""
+    if m := re.match(r"regressor\.decoder\.(conv|bn)(\d+)\.(.+)$", k):
+        return f"decoder.stages.{int(m.group(2)) - 1}.{0 if m.group(1) == 'conv' else 1}.{m.group(3)}"
+    for src, dst in _RELEASE_RENAMES:
+        if k.startswith(src):
+            return dst + k[len(src) :]
+    return k
+
+
 # --------------------------------------------------------------------------------------------- model
 class ViTGaze(GazekitModule, GazePredictor):
     """ViTGaze on a DINOv2-layout ViT.
@@ -231,6 +262,11 @@ class ViTGaze(GazekitModule, GazePredictor):
             raw decoder map (the release's ``--use_dark_inference``).
         init_weights: start from this ViTGaze checkpoint's weights (stages 2 and 3 start from the previous
             stage; safetensors or a Lightning ``.ckpt``, loaded weights-only).
+        interpolate_offset: DINOv2's position-embedding interpolation offset (0.1); the release resizes to the
+            grid with no offset (0.0), set by :meth:`paper_init_args` for its checkpoints.
+        cls_pos_embed: add a position embedding to the CLS token (DINOv2); the release adds none (False).
+        head_enlarge_sequential: widen the head box as the release's data code does (right/bottom by
+            0.11·w for ``head_enlarge`` 0.1; see :func:`head_patch_mask`) instead of 0.1·w on every side.
     """
 
     external_weight_args = ("pretrained", "pretrained_weights", "init_weights")
@@ -272,6 +308,9 @@ class ViTGaze(GazekitModule, GazePredictor):
         eval_protocol: str = "gazefollow",
         l2_decode: str = "argmax",
         mask_mode: str = "scatter",
+        interpolate_offset: float = 0.1,
+        cls_pos_embed: bool = True,
+        head_enlarge_sequential: bool = False,
     ) -> None:
         super().__init__()
         attn_layers = [2, 5, 8, 11] if attn_layers is None else list(attn_layers)
@@ -298,6 +337,8 @@ class ViTGaze(GazekitModule, GazePredictor):
             "pos_embed_grid": pos_embed_grid,
             "layerscale_init": layerscale_init,
             "final_norm": False,  # ViTGaze: norm_features=False
+            "interpolate_offset": interpolate_offset,
+            "cls_pos_embed": cls_pos_embed,
         }
         if pretrained:
             self.backbone = load_backbone(pretrained, pretrained_weights, **vit_kw)
@@ -307,7 +348,7 @@ class ViTGaze(GazekitModule, GazePredictor):
         # frozen, so that DDP finds no trained parameter without a gradient (it would stop at the first step)
         self.backbone.norm.requires_grad_(False)
         self.attn_layers = [i + depth if i < 0 else i for i in attn_layers]
-        self.pam = PatchPAM(patch_size, pam_hidden, head_enlarge)
+        self.pam = PatchPAM(patch_size, pam_hidden, head_enlarge, head_enlarge_sequential)
         n_maps = len(attn_layers) * num_heads
         self.decoder = UpSampleConv([n_maps, *decoder_channels])
         self.inout_head = nn.Sequential(nn.Linear(embed_dim, embed_dim), nn.ReLU(inplace=True), nn.Linear(embed_dim, 1))
@@ -319,14 +360,73 @@ class ViTGaze(GazekitModule, GazePredictor):
         p = Path(path).expanduser()
         if not p.is_file():
             raise WeightsNotFoundError(f"ViTGaze init_weights {p} does not exist (train the previous stage first)")
-        sd = load_state_dict(p)
-        ref = self.state_dict()
-        sd = {k: v.to(ref[k].dtype) if k in ref and v.is_floating_point() else v for k, v in sd.items()}
-        missing, unexpected = self.load_state_dict(sd, strict=False)
-        if missing or unexpected:
-            raise GazekitError(
-                f"{p}: weights do not fit this ViTGaze: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        load_into(self, self.convert_state_dict(load_state_dict(p)), p, what="this ViTGaze")
+
+    # ------------------------------------------------------------------ the release's checkpoints
+    @classmethod
+    def paper_init_args(cls, state_dict: dict[str, torch.Tensor]) -> dict[str, Any] | None:
+        """Constructor arguments that run a hustvl/ViTGaze checkpoint (``{"model": state_dict}``) as released, or
+        None for any other layout. Sizes come from the tensors; the conventions are the release's: no position
+        embedding on CLS, size-rule interpolation (no +0.1 offset), the sequential 0.1/0.11 head-box widening,
+        input = the position grid × patch (518 px for the released S/14), attention of blocks 2, 5, 8, 11 (the
+        release's ``out_attn``) with the head count read from the decoder's input channels.
+        """
+        if not any(k.startswith(_RELEASE_MARKERS) for k in state_dict):
+            return None
+        try:
+            pe, conv = state_dict["backbone.pos_embed"], state_dict["backbone.patch_embed.proj.weight"]
+            first = state_dict["regressor.decoder.conv1.weight"]
+            hidden = state_dict["pam.patch_embed.patch_embed.weight"].shape[0]
+        except KeyError as e:
+            raise BadWeightsError(f"hustvl/ViTGaze checkpoint without {e.args[0]}: not a complete release") from None
+        depth = 1 + max(int(k.split(".")[2]) for k in state_dict if k.startswith("backbone.blocks."))
+        grid = math.isqrt(pe.shape[1] - 1)
+        layers = [2, 5, 8, 11] if depth == 12 else list(range(depth))
+        n_maps = first.shape[1]
+        if n_maps % len(layers):
+            raise BadWeightsError(
+                f"hustvl/ViTGaze checkpoint: decoder input has {n_maps} maps, not a multiple of {len(layers)} "
+                "attention layers (pass attn_layers and num_heads)"
             )
+        dec, i = [], 1
+        while f"regressor.decoder.conv{i}.weight" in state_dict:
+            dec.append(int(state_dict[f"regressor.decoder.conv{i}.weight"].shape[0]))
+            i += 1
+        return {
+            "embed_dim": int(pe.shape[-1]),
+            "depth": depth,
+            "num_heads": n_maps // len(layers),
+            "patch_size": int(conv.shape[-1]),
+            "pos_embed_grid": grid,
+            "layerscale_init": 1.0 if "backbone.blocks.0.ls1.gamma" in state_dict else None,
+            "attn_layers": layers,
+            "input_size": grid * int(conv.shape[-1]),
+            "decoder_channels": dec,
+            "pam_hidden": int(hidden),
+            "head_enlarge": 0.1,
+            "head_enlarge_sequential": True,
+            "interpolate_offset": 0.0,
+            "cls_pos_embed": False,
+        }
+
+    @classmethod
+    def convert_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """hustvl/ViTGaze's key layout → gazekit's, by renames alone (any other layout passes through).
+
+        The release has no final LayerNorm (``norm_features=False``); gazekit's backbone keeps one that ViTGaze
+        never applies, so it is filled with the identity. Keys the renames do not know are kept, and loading
+        then reports them as unexpected: every released tensor is either used or named.
+        """
+        if not any(k.startswith(_RELEASE_MARKERS) for k in state_dict):
+            return state_dict
+        out: dict[str, torch.Tensor] = {}
+        for k, v in state_dict.items():
+            out[_release_key(k)] = v
+        c = state_dict["backbone.pos_embed"].shape[-1] if "backbone.pos_embed" in state_dict else None
+        if c is not None:
+            out.setdefault("backbone.norm.weight", torch.ones(c))
+            out.setdefault("backbone.norm.bias", torch.zeros(c))
+        return out
 
     # ------------------------------------------------------------------ forward
     def forward(

@@ -311,3 +311,11 @@ def test_a_download_killed_while_unpacking_is_not_taken_for_done(server, tmp_pat
     out = dl.fetch("toy", tmp_path, entry=_entry(url, data))
     assert (out / "toy" / "b.txt").read_bytes() == b"world" * 1000
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".toy.")]
+
+
+def test_vitgaze_release_entries_say_where_and_how_to_convert():
+    reg = dl.registry()
+    for name in ("vitgaze_gazefollow", "vitgaze_videoattentiontarget"):
+        e = reg[name]
+        assert e.kind == "weights" and not e.files and "drive.google.com" in e.manual
+        assert f"gazekit convert vitgaze FILE.pth --out $GAZEKIT_WEIGHTS_DIR/{name}.safetensors" in e.manual

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import yaml
 
 from gazekit.cli import COMMANDS, LIGHTNING_COMMANDS, cli_main, main
 from gazekit.models.registry import get_spec, list_models
+from gazekit.models.vitgaze import ViTGaze
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((ROOT / "configs" / "experiments").glob("*.yaml"))
@@ -44,7 +46,22 @@ def test_models_command(capsys):
     out = capsys.readouterr().out
     assert "random" in out and "oat" in out
     rows = {line.split()[0]: line for line in out.splitlines()}
-    assert "ships synthetic-data weights" in rows["oat"] and "ships synthetic-data weights" in rows["gazeseg"]
+    assert "[synthetic-data weights (bundled; not trained on real images)]" in rows["oat"]
+    assert "[synthetic-data weights" in rows["gazeseg"] and "[" not in rows["random"]
+
+
+def test_models_command_says_which_weights(capsys, monkeypatch, tmp_path):
+    """A converted paper checkpoint or a user's file in $GAZEKIT_WEIGHTS_DIR is reported as such."""
+    m = ViTGaze(embed_dim=32, depth=2, num_heads=2, pos_embed_grid=4, input_size=56, attn_layers=[0, 1])
+    m.save_checkpoint(tmp_path / "vitgaze_synthetic.safetensors")
+    monkeypatch.setenv("GAZEKIT_WEIGHTS_DIR", str(tmp_path))
+    main(["models", "--kind", "gaze"])
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert f"[user weights ({tmp_path / 'vitgaze_synthetic.safetensors'})]" in rows["vitgaze"]
+    m.save_checkpoint(tmp_path / "vitgaze_videoattentiontarget.safetensors", weights_source="paper")
+    main(["models", "--kind", "gaze"])
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert f"[paper weights ({tmp_path / 'vitgaze_videoattentiontarget.safetensors'})]" in rows["vitgaze"]
 
 
 def test_registry_specs():
@@ -122,18 +139,25 @@ def test_experiment_recipe_runs_fast_dev_run(path, tmp_path, request):
     _fit(path, tmp_path, *extra)
 
 
-def test_no_file_names_a_folder_outside_the_repo():
-    bad = "../" + "shared"
-    hits = [
-        str(p.relative_to(ROOT))
+def _text_files() -> list[Path]:
+    return [
+        p
         for p in ROOT.rglob("*")
         if p.is_file()
         and ".git" not in p.parts
         and ".venv" not in p.parts
         and p.suffix in (".py", ".yaml", ".yml", ".md", ".toml", ".cfg", ".txt")
-        and bad in p.read_text(errors="ignore")
     ]
-    assert hits == []
+
+
+def test_no_file_names_a_folder_outside_the_repo():
+    bad = "../" + "shared"
+    assert [str(p.relative_to(ROOT)) for p in _text_files() if bad in p.read_text(errors="ignore")] == []
+
+
+def test_no_merge_conflict_markers():
+    marker = re.compile(r"^(<{7}|>{7})( |$)", re.M)  # built so that this file does not match itself
+    assert [str(p.relative_to(ROOT)) for p in _text_files() if marker.search(p.read_text(errors="ignore"))] == []
 
 
 @pytest.mark.parametrize("name", sorted(REAL_DATA))

@@ -152,3 +152,19 @@ def test_side_by_side():
         viz.side_by_side([])
     with pytest.raises(ValueError):
         viz.side_by_side([a], ["x", "y"])
+
+
+def test_draw_people_one_colour_per_person_and_one_heatmap():
+    img = np.full((120, 200, 3), 128, np.uint8)
+    hm = np.zeros((8, 8), np.float32)
+    hm[0, 0] = 1.0  # top-left hot: the heatmap tints the top-left corner
+    people = [GazeMap(hm, (150.0, 90.0), 0.9, (10, 40, 40, 70)), GazeMap(hm, (60.0, 100.0), 0.8, (120, 30, 150, 60))]
+    none = viz.draw_people(img, people)
+    assert (none[2, 2] == 128).all()  # several people and none selected: no heatmap
+    assert not (viz.draw_people(img, people, selected=1)[2, 2] == 128).all()
+    assert not (viz.draw_people(img, people[:1])[2, 2] == 128).all()  # one person: theirs
+    for k, gm in enumerate(people):  # each gaze point in the person's colour, even under the heatmap
+        x, y = (round(v) for v in gm.point)
+        assert tuple(viz.draw_people(img, people, selected=0)[y, x]) == viz.person_color(k)
+    with pytest.raises(DataFormatError):
+        viz.draw_people(img, people, selected=2)

@@ -300,11 +300,14 @@ def test_cli_distribution_protocol_with_detections_on_coco_search18(coco_search1
     raw = assign_frames(read_scanpaths(hum_p), (1680, 1050), source="hum.json")
     hum = score_cli.with_objects(raw, score_cli._stimuli(raw, argparse.Namespace(detections=str(det))))
     assert all(h.objects.min() >= 0 for h in hum)
-    # per-pair protocol: object metrics appear once detections are given
-    js = json.loads(
-        _run_cli(tmp_path, pred_p, hum_p, "--detections", str(det), "--format", "json", "--size", "1680x1050")
-    )
+    # per-pair protocol, the issue's command as a user types it: object metrics appear once detections are
+    # given, and the detections' display is the frame of records without width/height (said in the output)
+    js = json.loads(_run_cli(tmp_path, pred_p, hum_p, "--detections", str(det), "--format", "json"))
     assert {"ss_objects", "edit_objects", "delta"} <= set(js["metrics"])
+    assert "COCO-Search18 display" in js["human_frame"] and js["human_frame"].startswith("1680x1050")
+    # without detections the same files are refused, naming the option
+    with pytest.raises(GazekitError, match="pred.json.*--pred-frame WxH"):
+        _run_cli(tmp_path, pred_p, hum_p, "--format", "json")
 
 
 def test_cli_boxes_file_and_options(tmp_path):
