@@ -144,8 +144,9 @@ def target_image(stimulus: Stimulus, task: Task, image: np.ndarray) -> np.ndarra
             raise DataFormatError(f"target box {t.box} does not overlap the {image.shape[1]}x{image.shape[0]} image")
         return np.ascontiguousarray(image[y0:y1, x0:x1])
     raise ConfigError(
-        "this model searches for a target *image*: give the task a target crop (Task.search(image=...)) or a box "
-        "on the image to cut it from (Task.search(box=(x, y, w, h))); a category name alone is not enough"
+        "this model searches for a target *image*: give a target crop (`gazekit infer --target-image FILE`, the "
+        "viewer's target crop, or Task.search(image=...)) or a box on the image to cut it from (`--target-box "
+        "x,y,w,h`, or Task.search(box=(x, y, w, h))); a category name alone is not enough"
     )
 
 

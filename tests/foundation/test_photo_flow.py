@@ -217,6 +217,7 @@ NAMED = (
     "cannot be used with class-agnostic OpenCV proposals; give --target-image",
     "oracle is a perfect detector: on a photo it needs the target's location",
     "weights not found",
+    "searches for a target *image*: give a target crop (`gazekit infer --target-image FILE`",
 )
 
 

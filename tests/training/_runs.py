@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import multiprocessing.context
 import os
 import subprocess
 import sys
 import traceback
+from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +45,11 @@ def record_arg(out: Path, prefix: str = "") -> str:
 
 
 def _child(argv: list[str]) -> None:
+    import torch
+
     from gazekit.cli import cli_main
 
+    torch.set_num_threads(1)  # no OpenMP pool before Lightning's ddp_fork forks again
     try:
         cli_main(argv)
     except BaseException:
@@ -53,10 +58,30 @@ def _child(argv: list[str]) -> None:
     os._exit(0)
 
 
+def _forkserver() -> multiprocessing.context.BaseContext:
+    """Children forked from a clean server: a fork of the test process itself deadlocks in the first torch op
+    once an earlier test has started torch's OpenMP threads (seen in the full suite). The server starts
+    single-threaded with gazekit's CLI already imported, so each child starts in well under a second."""
+    ctx = multiprocessing.get_context("forkserver")
+    if not getattr(_forkserver, "started", False):
+        ctx.set_forkserver_preload(["torch", "gazekit.cli", "gazekit.lightning_registry", "tests.training._runs"])
+        saved = os.environ.get("OMP_NUM_THREADS")
+        os.environ["OMP_NUM_THREADS"] = "1"
+        try:
+            forkserver.ensure_running()
+        finally:
+            if saved is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = saved
+        _forkserver.started = True  # type: ignore[attr-defined]
+    return ctx
+
+
 def fit_forked(argv: list[str], timeout: float = 300) -> int:
     """Runs ``gazekit <argv>`` in a forked child; returns its exit code (the child's state never leaks back:
     deterministic-algorithm flags, seeds, threads)."""
-    proc = multiprocessing.get_context("fork").Process(target=_child, args=(argv,))
+    proc = _forkserver().Process(target=_child, args=(argv,))
     proc.start()
     proc.join(timeout)
     if proc.is_alive():
