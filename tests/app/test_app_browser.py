@@ -177,6 +177,7 @@ def test_photo_to_oat_with_a_boxes_file_and_several_people_in_chromium(server: s
             page.get_by_text("Box (typed)").click()
             for label, v in (("x", "500"), ("y", "200"), ("width", "200"), ("height", "180")):
                 type_into(page, label, v)
+            settle(page)  # an upload sent while the last typed value reruns the script can be lost
             file_input(page, "Objects on the image").set_input_files(str(boxes))
             page.get_by_text("cup.csv").first.wait_for()  # the upload is in before predicting
             settle(page)
@@ -184,7 +185,7 @@ def test_photo_to_oat_with_a_boxes_file_and_several_people_in_chromium(server: s
             try:
                 page.get_by_text("objects: 4 boxes from cup.csv").wait_for()
             except Exception:
-                page.screenshot(path="/tmp/i12b_fail.png", full_page=True)
+                page.screenshot(path=str(tmp_path / "failed.png"), full_page=True)
                 raise
             page.get_by_text("predicted fixations").first.wait_for()
             wait_for_image(page)
