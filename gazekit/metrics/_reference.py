@@ -317,6 +317,19 @@ def _cart2pol(x: float, y: float) -> tuple[float, float]:
     return float(np.sqrt(x**2 + y**2)), float(np.arctan2(y, x))
 
 
+def _merge_next(i: int, j: int, sim: dict, sac: dict, fix: dict) -> tuple[int, int]:
+    """Insert saccades i and i+1 merged into one (their vectors summed, fixation i's duration) at j of ``sim``."""
+    v_x = sac["lenx"][i] + sac["lenx"][i + 1]
+    v_y = sac["leny"][i] + sac["leny"][i + 1]
+    rho, theta = _cart2pol(v_x, v_y)
+    for k, v in (("lenx", v_x), ("leny", v_y), ("x", sac["x"][i]), ("y", sac["y"][i])):
+        sim["sac"][k].insert(j, v)
+    sim["sac"]["theta"].insert(j, theta)
+    sim["sac"]["rho"].insert(j, rho)
+    sim["fix"]["dur"].insert(j, fix["dur"][i])
+    return i + 2, j + 1
+
+
 def _simlen(path: dict, TAmp: float, TDur: float) -> dict:
     sac, fix = path["sac"], path["fix"]
     if len(sac["x"]) < 1:
@@ -340,16 +353,7 @@ def _simlen(path: dict, TAmp: float, TDur: float) -> dict:
                 i, j = _keep(i, j, sim, path)
         else:
             if sac["rho"][i] < TAmp and (fix["dur"][i + 1] < TDur or fix["dur"][i] < TDur):
-                v_x = sac["lenx"][i] + sac["lenx"][i + 1]
-                v_y = sac["leny"][i] + sac["leny"][i + 1]
-                rho, theta = _cart2pol(v_x, v_y)
-                for k, v in (("lenx", v_x), ("leny", v_y), ("x", sac["x"][i]), ("y", sac["y"][i])):
-                    sim["sac"][k].insert(j, v)
-                sim["sac"]["theta"].insert(j, theta)
-                sim["sac"]["rho"].insert(j, rho)
-                sim["fix"]["dur"].insert(j, fix["dur"][i])
-                i += 2
-                j += 1
+                i, j = _merge_next(i, j, sim, sac, fix)
             else:
                 i, j = _keep(i, j, sim, path)
     sim["fix"]["dur"].append(fix["dur"][-1])
@@ -372,16 +376,7 @@ def _simdir(path: dict, TDir: float, TDur: float) -> dict:
         else:
             angle = float("inf")
         if angle < TDir and i < len(sac["x"]) - 1 and fix["dur"][i + 1] < TDur:
-            v_x = sac["lenx"][i] + sac["lenx"][i + 1]
-            v_y = sac["leny"][i] + sac["leny"][i + 1]
-            rho, theta = _cart2pol(v_x, v_y)
-            for k, v in (("lenx", v_x), ("leny", v_y), ("x", sac["x"][i]), ("y", sac["y"][i])):
-                sim["sac"][k].insert(j, v)
-            sim["sac"]["theta"].insert(j, theta)
-            sim["sac"]["rho"].insert(j, rho)
-            sim["fix"]["dur"].insert(j, fix["dur"][i])
-            i += 2
-            j += 1
+            i, j = _merge_next(i, j, sim, sac, fix)
         else:
             i, j = _keep(i, j, sim, path)
     sim["fix"]["dur"].append(fix["dur"][-1])
