@@ -181,7 +181,7 @@ def gallery_humans(world: Any, name: str) -> list[Scanpath]:
 class TaskSpec:
     """What the page asked for, hashable so it keys cached results.
 
-    ``kind`` is ``search``, ``freeview`` or ``gaze``. Search targets are a ``category``, a ``box``
+    ``kind`` is ``search``, ``freeview``, ``caption`` or ``gaze``. Search targets are a ``category``, a ``box``
     ``(x, y, w, h)`` in image pixels, and/or an uploaded target crop (``crop_digest`` names it; the pixels
     travel separately). ``head_boxes`` are ``(x1, y1, x2, y2)`` image pixels for gaze following.
     """
@@ -191,6 +191,7 @@ class TaskSpec:
     box: tuple[float, float, float, float] | None = None
     crop_digest: str | None = None
     head_boxes: tuple[tuple[float, float, float, float], ...] = ()
+    caption: str | None = None
 
     def target(self, img: ImageInput, crop_image: np.ndarray | None = None) -> Target | None:
         """The search target in the image frame; a gallery stimulus's own target fills what was not given."""
@@ -212,6 +213,11 @@ class TaskSpec:
         """The model's :class:`~gazekit.types.Task` in the work frame."""
         if self.kind == "freeview":
             return Task.freeview()
+        if self.kind == "caption":
+            text = (self.caption or "").strip()
+            if not text:
+                raise DataFormatError("a caption task needs a caption: type one in the 'Caption' box")
+            return Task("caption", caption=text)
         if self.kind != "search":
             raise DataFormatError(f"{self.kind!r} is not a scanpath task")
         t = self.target(img, crop_image)
@@ -222,6 +228,8 @@ class TaskSpec:
     @property
     def label(self) -> str | None:
         """The task name predictions carry (the target category for search)."""
+        if self.kind == "caption":
+            return (self.caption or "").strip() or None
         return (self.category or None) if self.kind == "search" else None
 
 

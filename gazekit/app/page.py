@@ -48,13 +48,14 @@ from gazekit.errors import GazekitError
 from gazekit.io import frame_written
 from gazekit.viz import person_color
 
-TASKS = {"search": "Visual search", "freeview": "Free viewing", "gaze": "Gaze following"}
+TASKS = {"search": "Visual search", "freeview": "Free viewing", "caption": "Caption", "gaze": "Gaze following"}
 TARGET_MODES = {"category": "Category", "box": "Box (typed)", "crop": "Target image"}
 HEAD_MODES = {"typed": "Typed head box", "detect": "Detect heads"}
 #: the model preselected per task (first available wins)
 DEFAULT_MODELS = {
     "search": ("greedy", "center"),
     "freeview": ("center", "random"),
+    "caption": ("nevaclip", "random"),
     "gaze": ("head-cone", "center-gaze"),
 }
 
@@ -605,6 +606,9 @@ def main() -> None:
             objects_file, find_objects = objects_upload()
         elif task == "gaze":
             boxes = head_boxes(img)
+        elif task == "caption":
+            text = st.text_input("Caption", key="caption_text", help="what the viewer is asked to look for")
+            spec = TaskSpec("caption", caption=text)
         if task != "gaze":
             st.slider("Scanpaths to predict (sampled when > 1)", 1, 8, 1, key="n_samples")
             st.checkbox("Sample (stochastic) even for one", key="sample")
@@ -651,6 +655,10 @@ def main() -> None:
         return
     if spec.kind == "search" and not (spec.category or spec.box or spec.crop_digest or img.target):
         st.error("Visual search needs a target: type a category, a box, or upload a target image.")
+        st.image(img.work, caption=img.name, width="content", output_format="PNG")
+        return
+    if spec.kind == "caption" and not (spec.caption or "").strip():
+        st.error("A caption task needs a caption: type one in 'Caption'.")
         st.image(img.work, caption=img.name, width="content", output_format="PNG")
         return
     targets = images

@@ -66,11 +66,11 @@ class ModelRow:
 
 
 #: page task -> task names in ModelSpec.tasks
-_TASK_KEYS = {"search": "search", "freeview": "freeview", "gaze": "gaze"}
+_TASK_KEYS = {"search": "search", "freeview": "freeview", "caption": "caption", "gaze": "gaze"}
 
 
 def model_rows(task: str | None = None) -> list[ModelRow]:
-    """Registered models (all of them, available or not) that serve ``task`` (search / freeview / gaze)."""
+    """Registered models (all of them, available or not) that serve ``task`` (search / freeview / caption / gaze)."""
 
     rows = []
     for s in list_models():
