@@ -206,6 +206,15 @@ def _metric_info() -> dict[str, dict[str, Any]]:
     return info
 
 
+#: models the default run leaves to their own experiment: each recomputes a feature map from a new crop at
+#: every fixation (several seconds per display on a CPU), which would make the demo take many minutes
+RUN_ELSEWHERE = {
+    name: "searches by recomputing its map at every fixation (several s per display on a CPU); its results come "
+    "from `gazekit asymmetry`; add it here with `--models " + name + "`"
+    for name in ("eccnet", "ivsn")
+}
+
+
 def _select_models(requested: Sequence[str] | None) -> tuple[list[Any], dict[str, str]]:
     """(specs to run, {name: why not run}) over the registered scanpath models."""
     from gazekit.models.registry import get_spec, list_models
@@ -217,6 +226,8 @@ def _select_models(requested: Sequence[str] | None) -> tuple[list[Any], dict[str
             raise ConfigError(f"model {s.name!r} is a {s.kind} model; the demo runs scanpath models")
         if "search" not in s.tasks:
             not_run[s.name] = f"does not do visual search (tasks: {', '.join(s.tasks)}); {s.description}"
+        elif requested is None and s.name in RUN_ELSEWHERE:
+            not_run[s.name] = RUN_ELSEWHERE[s.name]
         elif not s.available:
             not_run[s.name] = f"not available in this install (module {s.target.partition(':')[0]} missing)"
         else:
