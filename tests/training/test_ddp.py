@@ -63,7 +63,7 @@ def check_ddp_run(recipe: Path, root: Path, rec: Path) -> None:
     assert set(r[0]["val"]).isdisjoint(r[1]["val"])
 
     # the same weights validated by one process on the whole split
-    epoch = int(torch.load(ckpts[0], map_location="cpu", weights_only=False)["epoch"])
+    epoch = int(torch.load(ckpts[0], map_location="cpu", weights_only=True)["epoch"])
     argv = ["validate", "-c", str(recipe), f"--ckpt_path={ckpts[0]}", f"--trainer.default_root_dir={root / 'one'}"]
     assert fit_forked([*argv, record_arg(rec, "single_")]) == 0
     (single,) = read_records(rec, "single_")

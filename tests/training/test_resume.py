@@ -41,7 +41,7 @@ def check_resume(recipe: Path, tmp: Path, run: Callable[[list[str]], int]) -> No
         return ["fit", "-c", str(recipe), f"--trainer.default_root_dir={root}", ckpt, *extra]
 
     assert run(argv(tmp / "straight", 10_000)) == 0
-    a = torch.load(tmp / "straight" / "resume" / "last.ckpt", map_location="cpu", weights_only=False)
+    a = torch.load(tmp / "straight" / "resume" / "last.ckpt", map_location="cpu", weights_only=True)
     per_epoch = a["global_step"] // a["epoch"]  # "epoch" of the final checkpoint: epochs completed
     # the last checkpoint one step into the second epoch (a resume must also restore the epoch's order),
     # the kill two steps later, before the end of the run
@@ -50,12 +50,12 @@ def check_resume(recipe: Path, tmp: Path, run: Callable[[list[str]], int]) -> No
     kill = callback_arg("tests.training._callbacks.KillAfterSteps", steps=kill_at)
     assert run(argv(tmp / "killed", every, kill)) == 17  # the kill, not a clean exit
     last = tmp / "killed" / "resume" / "last.ckpt"
-    killed = torch.load(last, map_location="cpu", weights_only=False)
+    killed = torch.load(last, map_location="cpu", weights_only=True)
     assert killed["global_step"] == every and killed["epoch"] == 1
     assert killed["loops"]["fit_loop"]["epoch_loop.batch_progress"]["current"]["processed"] == 1  # mid-epoch
     assert run(argv(tmp / "killed", every, "--ckpt_path=last")) == 0
 
-    b = torch.load(last, map_location="cpu", weights_only=False)
+    b = torch.load(last, map_location="cpu", weights_only=True)
     assert a["global_step"] == b["global_step"] > every
     for part in ("state_dict", "optimizer_states"):
         ta, tb = _tensors(a[part]), _tensors(b[part])
