@@ -151,6 +151,7 @@ class EccNet(GazekitModule, ScanpathPredictor):
         self.vgg = VGG16(widths=widths)
         c5 = self.vgg.features[-3].out_channels
         self.head = nn.Linear(c5, num_classes) if num_classes else None
+        self.eval_records: list[dict[str, np.ndarray]] = []
 
     # ------------------------------------------------------------------ features
     def _block_pool(self, h: torch.Tensor, block: int) -> torch.Tensor:
@@ -310,19 +311,38 @@ class EccNet(GazekitModule, ScanpathPredictor):
         f = self.vgg(preprocess(x, self.hparams.preprocess))
         return self.head(f.mean(dim=(2, 3)))
 
-    def _step(self, batch: Any, stage: str) -> torch.Tensor:
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         loss = F.cross_entropy(logits, y)
-        self.log(f"{stage}_loss", loss, prog_bar=True, batch_size=len(y))
-        self.log(f"{stage}_acc", (logits.argmax(1) == y).float().mean(), prog_bar=True, batch_size=len(y))
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(y))
+        self.log("train/acc", (logits.argmax(1) == y).float().mean(), prog_bar=True, batch_size=len(y))
         return loss
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "val")
+        """Per-sample records (:attr:`eval_records`): the split's metrics come from every process's samples at
+        the epoch's end (:meth:`epoch_metrics`), the same however the samples were batched or sharded."""
+        x, y = batch
+        logits = self(x).float()
+        k = min(5, logits.shape[1])
+        self.eval_records.append(
+            {
+                "nll": F.cross_entropy(logits, y, reduction="none").cpu().numpy(),
+                "top1": (logits.argmax(1) == y).cpu().numpy(),
+                "top5": (logits.topk(k, dim=1).indices == y[:, None]).any(1).cpu().numpy(),
+            }
+        )
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self.validation_step(batch, batch_idx)
+
+    def epoch_metrics(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+        """``acc`` (top-1), ``top5`` (top-min(5, classes)) and ``nll`` (mean cross-entropy, nats) over the split."""
+        return {
+            "acc": float(arrays["top1"].mean()),
+            "top5": float(arrays["top5"].mean()),
+            "nll": float(arrays["nll"].mean()),
+        }
 
     def configure_optimizers(self) -> Any:
         return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)

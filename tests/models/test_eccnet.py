@@ -8,6 +8,7 @@ import argparse
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from gazekit.datasets.asymmetry import CONDITIONS, generate_condition
 from gazekit.errors import ConfigError
@@ -182,6 +183,33 @@ def test_diet_training_step() -> None:
         EccNet(widths=TINY)(x)
     with pytest.raises(ConfigError):
         EccNet(variant="nope")
+
+
+def test_diet_validation_metrics_are_per_sample_over_the_split() -> None:
+    """val/acc, val/top5, val/nll come from per-sample records at the epoch's end: the same however the split is
+    batched (and so sharded over processes), and equal to a plain computation on the whole split."""
+    torch.manual_seed(0)
+    m = EccNet(widths=TINY, num_classes=7).eval()
+    x, y = torch.rand(9, 3, 32, 32), torch.tensor([0, 1, 2, 3, 4, 5, 6, 0, 1])
+    got = []
+    for cuts in ([0, 9], [0, 1, 5, 9]):
+        with torch.no_grad():
+            for lo, hi in zip(cuts[:-1], cuts[1:], strict=False):
+                m.validation_step((x[lo:hi], y[lo:hi]), 0)
+        got.append(m.epoch_metrics(m.gathered_arrays(m.eval_records)))
+        m.eval_records = []
+    with torch.no_grad():
+        logits = m(x)
+    rank = (logits > logits[torch.arange(9), y][:, None]).sum(1)  # classes scored above the true one
+    ref = {
+        "acc": float((rank == 0).float().mean()),
+        "top5": float((rank < 5).float().mean()),
+        "nll": float(F.cross_entropy(logits, y)),
+    }
+    for g in got:
+        assert g.keys() == ref.keys()
+        for k, v in ref.items():
+            assert g[k] == pytest.approx(v, rel=1e-5), k
 
 
 def test_asymmetry_scores_reproduce_human_index() -> None:

@@ -29,7 +29,11 @@ def _record_key(item: Any) -> str:
 
 
 def sample_keys(batch: Any) -> list[str]:
-    """One key per sample of a batch: a list of records, or a dict of tensors batched along dim 0."""
+    """One key per sample of a batch: a list of records, or a dict or a tuple/list of tensors batched along dim 0
+    (torch's default collate of ``(image, label)`` samples)."""
+    columns = isinstance(batch, list | tuple) and batch and all(isinstance(v, torch.Tensor) for v in batch)
+    if columns and len({v.shape[0] if v.ndim else -1 for v in batch}) == 1 and batch[0].ndim:
+        batch = dict(enumerate(batch))
     if isinstance(batch, list):
         return [_record_key(x) for x in batch]
     if isinstance(batch, dict):
