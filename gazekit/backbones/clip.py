@@ -287,7 +287,7 @@ class CLIP(nn.Module):
 
 
 def _vision(width: int, layers: int, heads: int, patch: int, grid: int, embed: int, act: str) -> VisionTransformer:
-    return VisionTransformer(
+    vit = VisionTransformer(
         img_size=patch * grid,
         patch_size=patch,
         embed_dim=width,
@@ -302,6 +302,9 @@ def _vision(width: int, layers: int, heads: int, patch: int, grid: int, embed: i
         interpolate_offset=0.0,
         proj_dim=embed,
     )
+    # CLIP never masks patches: a trainable but unused mask token would stall DDP's gradient all-reduce
+    vit.mask_token.requires_grad_(False)
+    return vit
 
 
 def clip_vit_b32(act: str = "quick_gelu") -> CLIP:

@@ -258,6 +258,8 @@ class GazeSeg(GazekitModule, GazePredictor):
             self.backbone = load_backbone(backbone, pretrained_weights, pretrained=pretrained)
         if self.backbone.num_levels < 2:
             raise ConfigError("GazeSeg's neck needs a backbone with at least 2 levels (stride 8)")
+        # the backbone's classification norm is off GazeSeg's path (levels only): frozen, or DDP waits for its grad
+        self.backbone.norm.requires_grad_(False)
         # ASSUMPTION A1: a stride-8 embedding = sum of every level from stride 8 down, each 1x1-projected to D
         self.neck = nn.ModuleList(nn.Conv2d(c, dim, 1) for c in self.backbone.dims[1:])
         self.neck_norm = nn.GroupNorm(1, dim)
@@ -372,7 +374,7 @@ class GazeSeg(GazekitModule, GazePredictor):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         out = self(batch["images"], batch["head_boxes"])
-        self.log("val/loss", self.losses(batch, out)["loss"], batch_size=batch["images"].shape[0], prog_bar=True)
+        self.log("val/loss", self.losses(batch, out)["loss"], batch_size=batch["images"].shape[0], prog_bar=True, sync_dist=True)
         has = (batch["has_mask"] * batch["inout"]).bool() if "has_mask" in batch else None
         rec = {
             "heat": out["heatmap"].detach().float().cpu().numpy(),

@@ -54,6 +54,7 @@ __all__ = [
     "TARGETS",
     "NevaClip",
     "NevaResult",
+    "clip_loss",
     "coordinate_grid",
     "fovea",
     "gaussian_kernel",
@@ -360,6 +361,30 @@ def pixels_to_p(x: np.ndarray, y: np.ndarray, size: int, axis_order: str) -> np.
     return np.stack([a, b] if axis_order == "xy" else [b, a], axis=-1)
 
 
+def clip_loss(
+    a: Tensor, b: Tensor, ids: Tensor, a_all: Tensor, b_all: Tensor, ids_all: Tensor, scale: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Symmetric InfoNCE of this process's rows against every process's columns (OpenCLIP's ``local_loss``).
+
+    Args:
+        a, b: this process's L2-normalised image and text embeddings ``[B, D]``; ``ids`` their token ids ``[B, T]``.
+        a_all, b_all, ids_all: the same for every process's pairs ``[N, ...]`` (``a, b, ids`` in one process).
+        scale: the logit scale (``exp(logit_scale)``).
+
+    Returns:
+        ``(loss, acc)``: the mean of the image→text and text→image soft cross-entropies (targets spread evenly over
+        the columns with the same caption, i.e. equal token ids), and the image→text top-1 accuracy. The mean of
+        the losses over equal-sized shards is the loss of one process on all ``N`` rows.
+    """
+    same = (ids[:, None, :] == ids_all[None, :, :]).all(-1).float()  # [B, N]: rows' positives among the columns
+    tgt = same / same.sum(1, keepdim=True)
+    img = scale * a @ b_all.t()
+    txt = scale * b @ a_all.t()
+    loss = 0.5 * (torch.sum(-tgt * img.log_softmax(1), 1).mean() + torch.sum(-tgt * txt.log_softmax(1), 1).mean())
+    acc = same[torch.arange(len(a)), img.argmax(1)].mean()
+    return loss, acc
+
+
 # --------------------------------------------------------------------------------------------- the model
 class NevaClip(GazekitModule, ScanpathPredictor):
     """NevaClip as a gazekit predictor (tasks caption / freeview / search) and the LightningModule that trains its
@@ -381,6 +406,8 @@ class NevaClip(GazekitModule, ScanpathPredictor):
         clamp: keep p inside the image content (default) or leave it free (release).
         start_fixation: prepend the starting position (the image centre) as fixation 0, as search protocols count it.
         train_lr, weight_decay, max_logit_scale: contrastive training.
+        gather_negatives: under DDP, contrast each process's pairs with every process's (OpenCLIP's
+            ``gather_with_grad``); off: in-batch negatives of the local shard only. No effect in one process.
     """
 
     model_name: ClassVar[str] = "nevaclip"
@@ -407,6 +434,7 @@ class NevaClip(GazekitModule, ScanpathPredictor):
         train_lr: float = 1e-3,
         weight_decay: float = 0.05,
         max_logit_scale: float = 100.0,
+        gather_negatives: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -425,6 +453,7 @@ class NevaClip(GazekitModule, ScanpathPredictor):
         self.tokenizer: CLIPTokenizer | None = None
         #: True when the weights are a published CLIP's (set by :meth:`from_checkpoint`)
         self.published_clip = False
+        self.eval_records: list[dict[str, np.ndarray]] = []
 
     # ------------------------------------------------------------------ embeddings
     def set_tokenizer(self, tokenizer: CLIPTokenizer) -> NevaClip:
@@ -592,28 +621,63 @@ class NevaClip(GazekitModule, ScanpathPredictor):
         return self.predict_scanpaths([stimulus], [task], sample=sample, seed=seed)[0]
 
     # ------------------------------------------------------------------ contrastive training (bundled weights)
-    def contrastive_loss(self, images: Tensor, ids: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-        """Symmetric InfoNCE; pairs with the same ``labels`` (caption id) count as positives. Returns
-        (loss, image→text top-1 accuracy)."""
+    def _gather_rows(self, x: Tensor) -> Tensor:
+        """Every process's rows of ``x`` in rank order (``[world * B, ...]``), with gradients flowing back to the
+        process that computed them; ``x`` itself in one process or with ``gather_negatives=False``."""
+        trainer = self._trainer
+        if not self.hparams.gather_negatives or trainer is None or trainer.world_size <= 1:
+            return x
+        return self.all_gather(x, sync_grads=x.requires_grad).flatten(0, 1)
+
+    def contrastive_loss(self, images: Tensor, ids: Tensor) -> tuple[Tensor, Tensor]:
+        """Symmetric InfoNCE; pairs with the same caption (equal token ids) count as positives. Returns (loss,
+        image→text top-1 accuracy among the batch's captions).
+
+        Under DDP with ``gather_negatives`` (the default), the negatives are every process's pairs, as OpenCLIP's
+        ``gather_with_grad`` + ``local_loss``: each process scores its own images against all texts and its own
+        texts against all images (:func:`clip_loss`). With equal local batches, the mean of the processes' losses,
+        and so DDP's averaged gradient, is that of one process on the concatenated batch."""
         a = F.normalize(self.clip.encode_image(images), dim=-1)
         b = F.normalize(self.clip.encode_text(ids), dim=-1)
-        logits = self.clip.logit_scale.exp().clamp(max=float(self.hparams.max_logit_scale)) * a @ b.t()
-        same = (labels[:, None] == labels[None, :]).float()
-        tgt = same / same.sum(1, keepdim=True)
-        loss = 0.5 * (
-            torch.sum(-tgt * logits.log_softmax(1), 1).mean() + torch.sum(-tgt * logits.log_softmax(0), 0).mean()
-        )
-        acc = same[torch.arange(len(labels)), logits.argmax(1)].mean()
-        return loss, acc
+        scale = self.clip.logit_scale.exp().clamp(max=float(self.hparams.max_logit_scale))
+        return clip_loss(a, b, ids, self._gather_rows(a), self._gather_rows(b), self._gather_rows(ids), scale)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        loss, acc = self.contrastive_loss(batch["images"], batch["ids"], batch["labels"])
-        self.log_dict({"train/loss": loss, "train/acc": acc}, prog_bar=True, batch_size=len(batch["labels"]))
+        loss, acc = self.contrastive_loss(batch["images"], batch["ids"])
+        self.log_dict({"train/loss": loss, "train/acc": acc}, prog_bar=True, batch_size=len(batch["ids"]))
         return loss
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        loss, acc = self.contrastive_loss(batch["images"], batch["ids"], batch["labels"])
-        self.log_dict({"val/loss": loss, "val/acc": acc}, prog_bar=True, batch_size=len(batch["labels"]))
+        """``val/loss``: the in-batch contrastive loss (depends on how the split is batched); per-sample records
+        for the zero-shot metrics of :meth:`epoch_metrics`, which do not."""
+        a = F.normalize(self.clip.encode_image(batch["images"]), dim=-1)
+        b = F.normalize(self.clip.encode_text(batch["ids"]), dim=-1)
+        scale = self.clip.logit_scale.exp().clamp(max=float(self.hparams.max_logit_scale))
+        loss, _ = clip_loss(a, b, batch["ids"], a, b, batch["ids"], scale)
+        self.log("val/loss", loss, prog_bar=True, batch_size=len(batch["ids"]), sync_dist=True)
+        self.eval_records.append({"image": a.float().cpu().numpy(), "ids": batch["ids"].cpu().numpy()})
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self.validation_step(batch, batch_idx)
+
+    @torch.no_grad()
+    def epoch_metrics(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+        """Zero-shot classification of every image of the split among every distinct caption of the split (text
+        embeddings computed once here): ``acc`` (top-1), ``top5``, ``nll`` (mean cross-entropy of the true caption
+        under the softmax of the scaled cosines, nats) and ``classes`` (distinct captions). Each image's score
+        depends only on its own embedding and the split's captions, not on how the split was batched."""
+        captions, label = np.unique(arrays["ids"], axis=0, return_inverse=True)
+        label = torch.from_numpy(label.reshape(-1))
+        text = F.normalize(self.clip.encode_text(torch.from_numpy(captions).to(self.device)).float(), dim=-1)
+        scale = self.clip.logit_scale.exp().clamp(max=float(self.hparams.max_logit_scale)).float()
+        logits = (scale * torch.from_numpy(arrays["image"]).to(self.device) @ text.t()).cpu()
+        top = logits.topk(min(5, len(captions)), dim=1).indices
+        return {
+            "acc": float((top[:, 0] == label).float().mean()),
+            "top5": float((top == label[:, None]).any(1).float().mean()),
+            "nll": float(F.cross_entropy(logits, label)),
+            "classes": float(len(captions)),
+        }
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(

@@ -271,14 +271,14 @@ def export(ckpt: str, out: str, half: bool = True, n_check: int = 128) -> dict[s
     dm = ClipPairsDataModule(**{**recipe["data"]["init_args"], "n_val": n_check, "num_workers": 0})
     batch = dm.collate([dm.split_dataset("val")[i] for i in range(n_check)])
     with torch.no_grad():
-        _, acc32 = model.contrastive_loss(batch["images"], batch["ids"], batch["labels"])
+        _, acc32 = model.contrastive_loss(batch["images"], batch["ids"])
         e32 = model.clip.encode_image(batch["images"])
         half_model = NevaClip(**dict(model.hparams))
         half_model.load_state_dict(
             {k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
         )
         half_model.eval()
-        _, acc16 = half_model.contrastive_loss(batch["images"], batch["ids"], batch["labels"])
+        _, acc16 = half_model.contrastive_loss(batch["images"], batch["ids"])
         e16 = half_model.clip.encode_image(batch["images"])
     cos = float(torch.nn.functional.cosine_similarity(e32, e16).min())
     lossless = half and abs(float(acc32) - float(acc16)) < 1e-9 and cos > 0.9999

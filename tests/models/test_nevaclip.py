@@ -15,6 +15,7 @@ from gazekit.datasets.synthetic.clip_pairs import write_vocabulary
 from gazekit.errors import ConfigError, DataFormatError, WeightsNotFoundError
 from gazekit.models.nevaclip import (
     NevaClip,
+    clip_loss,
     coordinate_grid,
     fovea,
     gaussian_kernel,
@@ -288,3 +289,71 @@ def test_infer_cli_bundled_weights_on_a_gallery_display(tmp_path, capsys, monkey
     assert "synthetic-data weights" in err and "11 fixation" not in err and "10 fixation(s)" in err
     # the display PNG carries no synthetic-world metadata, so the real-image note is printed too
     assert "not on real images" in err
+
+
+def _pairs(n: int, captions: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    a = F.normalize(torch.randn(n, 8, generator=g), dim=-1).requires_grad_()
+    b = F.normalize(torch.randn(n, 8, generator=g), dim=-1).requires_grad_()
+    ids = torch.randint(0, captions, (n, 1), generator=g).repeat(1, 4)  # token ids: equal rows = equal captions
+    return a, b, ids
+
+
+def test_clip_loss_is_the_symmetric_infonce_of_the_caption_labels():
+    a, b, ids = _pairs(7, 3)
+    s = torch.tensor(10.0)
+    loss, acc = clip_loss(a, b, ids, a, b, ids, s)
+    # plain reference: the image->text row softmax and the text->image column softmax of one logit matrix
+    logits = s * a @ b.t()
+    same = (ids[:, :1] == ids[:, :1].t()).float()
+    ref = 0.0
+    for i in range(7):
+        pos = same[i] / same[i].sum()
+        ref += -(pos * logits[i].log_softmax(0)).sum() / 14 - (pos * logits[:, i].log_softmax(0)).sum() / 14
+    torch.testing.assert_close(loss, ref)
+    assert float(acc) == pytest.approx(float(same[torch.arange(7), logits.argmax(1)].mean()))
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_gathered_clip_loss_over_shards_equals_the_concatenated_batch(world):
+    """What DDP with gathered negatives computes: each process's loss (own rows, every process's columns),
+    averaged; its value and gradients equal one process's on the concatenated batch. Local negatives do not."""
+    a, b, ids = _pairs(4 * world, 3, seed=world)
+    s = torch.tensor(7.0)
+    full, _ = clip_loss(a, b, ids, a, b, ids, s)
+    ga, gb = torch.autograd.grad(full, (a, b))
+    rows = [slice(4 * r, 4 * r + 4) for r in range(world)]
+    shards = sum(clip_loss(a[r], b[r], ids[r], a, b, ids, s)[0] for r in rows) / world
+    torch.testing.assert_close(shards, full)
+    for x, y in zip(torch.autograd.grad(shards, (a, b)), (ga, gb), strict=True):
+        torch.testing.assert_close(x, y)
+    local = sum(clip_loss(a[r], b[r], ids[r], a[r], b[r], ids[r], s)[0] for r in rows) / world
+    assert abs(float(local.detach()) - float(full.detach())) > 1e-3
+
+
+def test_zero_shot_validation_metrics_do_not_depend_on_batching(tiny_weights):
+    m = NevaClip.from_checkpoint(tiny_weights / "nevaclip_synthetic.safetensors").eval()
+    torch.manual_seed(0)
+    images = torch.randn(6, 3, 64, 64)
+    ids = m.tokenizer(["red circle", "blue square", "red circle", "green letter k", "blue square", "red circle"],
+                      context_length=16)  # fmt: skip
+    metrics = []
+    for cuts in ([0, 6], [0, 1, 4, 6]):
+        with torch.no_grad():
+            for lo, hi in zip(cuts[:-1], cuts[1:], strict=False):
+                m.validation_step({"images": images[lo:hi], "ids": ids[lo:hi]}, 0)
+        metrics.append(m.epoch_metrics(m.gathered_arrays(m.eval_records)))
+        m.eval_records = []
+    assert metrics[0].keys() == metrics[1].keys() == {"acc", "top5", "nll", "classes"}
+    for k, v in metrics[0].items():
+        assert metrics[1][k] == pytest.approx(v, rel=1e-5), k
+    # plain reference: every image against the three distinct captions
+    with torch.no_grad():
+        img = F.normalize(m.clip.encode_image(images), dim=-1)
+        uniq = ["red circle", "blue square", "green letter k"]  # the metrics do not depend on the classes' order
+        txt = F.normalize(m.encode_text(uniq), dim=-1)
+        logits = m.clip.logit_scale.exp() * img @ txt.t()
+    label = torch.tensor([0, 1, 0, 2, 1, 0])
+    assert metrics[0]["classes"] == 3 and metrics[0]["top5"] == 1.0
+    assert metrics[0]["acc"] == pytest.approx(float((logits.argmax(1) == label).float().mean()))
+    assert metrics[0]["nll"] == pytest.approx(float(F.cross_entropy(logits, label)), rel=1e-5)

@@ -117,7 +117,7 @@ def test_clip_pairs_vocabulary_and_batches():
     assert all(len(dm.tokenizer.encode(w)) == 1 for w in category_words())  # every feature word is one token
     batch = next(iter(dm.train_dataloader()))
     assert batch["images"].shape == (6, 3, 64, 64) and batch["ids"].shape == (6, 16)
-    assert batch["labels"].max() < 6 and torch.isfinite(batch["images"]).all()
+    assert set(batch) == {"images", "ids"} and torch.isfinite(batch["images"]).all()
     ds = dm.split_dataset("train")
     a, b = dm.collate([ds[i] for i in range(6)]), dm.collate([ds[i] for i in range(6)])
     assert torch.equal(a["images"], b["images"]) and torch.equal(a["ids"], b["ids"])  # pure in (seed, split, i)

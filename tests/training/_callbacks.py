@@ -50,7 +50,8 @@ def sample_keys(batch: Any) -> list[str]:
 class RecordSamples(pl.Callback):
     """Writes ``<out>/<prefix>rank<r>.json`` in every process: ``train`` (per epoch, the keys of the samples
     trained on), ``train_batches`` (per epoch), ``val`` (the last validation's keys), ``metrics`` (per
-    epoch, the logged ``val/*`` values) and, on rank 0, ``full_train`` (the whole training split).
+    epoch, the logged ``val/*`` values), ``weights`` (a digest of the trained parameters) and, on rank 0,
+    ``full_train`` (the whole training split).
 
     Args:
         out: folder of the records.
@@ -103,6 +104,12 @@ class RecordSamples(pl.Callback):
             self._write(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # the trained weights (buffers aside: BatchNorm statistics are per process): equal on every process
+        # only if DDP averaged every gradient (it silently does not when a trainable parameter gets none)
+        digest = hashlib.sha1()
+        for _, p in sorted(pl_module.named_parameters()):
+            digest.update(p.detach().cpu().contiguous().numpy().tobytes())
+        self.rec["weights"] = digest.hexdigest()
         self._write(trainer)
 
 
@@ -117,3 +124,19 @@ class KillAfterSteps(pl.Callback):
     ) -> None:
         if trainer.global_step >= self.steps:
             os._exit(self.exit_code)
+
+
+class RecordGradients(pl.Callback):
+    """Saves ``<out>/grads_rank<r>.pt``: every parameter's gradient at the first optimiser step, as the optimiser
+    gets it (under DDP: averaged over the processes; before gradient clipping)."""
+
+    def __init__(self, out: str) -> None:
+        self.out = Path(out)
+
+    def on_before_optimizer_step(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer
+    ) -> None:
+        if trainer.global_step == 0:
+            grads = {k: p.grad.detach().clone() for k, p in pl_module.named_parameters() if p.grad is not None}
+            self.out.mkdir(parents=True, exist_ok=True)
+            torch.save(grads, self.out / f"grads_rank{trainer.global_rank}.pt")

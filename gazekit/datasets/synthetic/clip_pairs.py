@@ -175,7 +175,8 @@ class ClipPairsDataModule(GazekitDataModule):
         return self._sets[split]
 
     def collate(self, items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        """Stack images, foveate the ``fovea`` pairs (batched blur), tokenise captions, label equal captions."""
+        """Stack images, foveate the ``fovea`` pairs (batched blur), tokenise captions (equal captions, equal ids: the
+        positives of the contrastive loss, within a batch and across processes)."""
         x = torch.stack([it["image"] for it in items])
         fov_rows = [i for i, it in enumerate(items) if it["fovea"]]
         if fov_rows:
@@ -186,12 +187,7 @@ class ClipPairsDataModule(GazekitDataModule):
             zero = torch.zeros(len(fov_rows), 1, self.image_size, self.image_size)
             x[fov_rows] = perceive(xf, periphery_residual(xf, k, bs), zero, fovea(p, grid, sigma))
         caps = [it["caption"] for it in items]
-        index = {c: j for j, c in enumerate(dict.fromkeys(caps))}
-        return {
-            "images": x,
-            "ids": self.tokenizer(caps, context_length=self.context_length),
-            "labels": torch.tensor([index[c] for c in caps]),
-        }
+        return {"images": x, "ids": self.tokenizer(caps, context_length=self.context_length)}
 
     def collate_fn(self) -> Callable[[Sequence[Any]], Any]:
         return self.collate
