@@ -374,7 +374,8 @@ class GazeSeg(GazekitModule, GazePredictor):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         out = self(batch["images"], batch["head_boxes"])
-        self.log("val/loss", self.losses(batch, out)["loss"], batch_size=batch["images"].shape[0], prog_bar=True, sync_dist=True)
+        bs = batch["images"].shape[0]
+        self.log("val/loss", self.losses(batch, out)["loss"], batch_size=bs, prog_bar=True, sync_dist=True)
         has = (batch["has_mask"] * batch["inout"]).bool() if "has_mask" in batch else None
         rec = {
             "heat": out["heatmap"].detach().float().cpu().numpy(),
