@@ -38,7 +38,9 @@ from torch.utils.data import DataLoader, DistributedSampler
 from gazekit.errors import ConfigError
 
 __all__ = [
+    "EpochIndexSampler",
     "ResumableDataLoader",
+    "epoch_index",
     "eval_sampler",
     "gather_objects",
     "process_group",
@@ -64,7 +66,30 @@ def train_sampler(dataset: Sized, seed: int) -> DistributedSampler:
     Lightning, call ``sampler.set_epoch(e)`` before each epoch."""
     world, rank = process_group()
     # drop_last: equal shards, no sample on two processes (at most world - 1 samples rest each epoch)
-    return DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=int(seed), drop_last=True)
+    cls = EpochIndexSampler if getattr(dataset, "epoch_seeded", False) else DistributedSampler
+    return cls(dataset, num_replicas=world, rank=rank, shuffle=True, seed=int(seed), drop_last=True)
+
+
+class EpochIndexSampler(DistributedSampler):
+    """:func:`train_sampler`'s shard for a dataset whose random augmentations are drawn anew at every epoch:
+    it yields ``(epoch, index)`` pairs, and the dataset seeds a sample's draws from ``(seed, epoch, index)``.
+
+    The epoch travels with the index because loader workers hold their own copy of the dataset (persistent
+    workers never see an attribute set later), and because a resumed run must draw what an uninterrupted one
+    drew. Datasets opt in with a class attribute ``epoch_seeded = True`` and accept both an ``int`` index
+    (epoch 0) and a pair (:func:`epoch_index`)."""
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        epoch = int(self.epoch)
+        return ((epoch, int(i)) for i in super().__iter__())
+
+
+def epoch_index(index: int | tuple[int, int]) -> tuple[int, int]:
+    """``(epoch, index)`` of what a sampler gave a dataset: an :class:`EpochIndexSampler` pair or a plain index
+    (evaluation, or a direct ``dataset[i]``: epoch 0)."""
+    if isinstance(index, tuple):
+        return int(index[0]), int(index[1])
+    return 0, int(index)
 
 
 def eval_sampler(dataset: Sized, split: str) -> DistributedSampler | None:

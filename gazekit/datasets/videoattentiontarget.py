@@ -37,7 +37,14 @@ from gazekit.datasets._common import (
 from gazekit.errors import ConfigError, DataFormatError
 from gazekit.types import GazeAnnotation
 
-__all__ = ["SMOOTH_WINDOW", "read_vat_track", "read_videoattentiontarget", "smooth_boxes", "vitgaze_test_chunks"]
+__all__ = [
+    "SMOOTH_WINDOW",
+    "read_vat_track",
+    "read_videoattentiontarget",
+    "smooth_boxes",
+    "vitgaze_test_chunks",
+    "vitgaze_train_chunks",
+]
 
 SMOOTH_WINDOW = 11
 
@@ -175,6 +182,21 @@ def read_videoattentiontarget(
     return out
 
 
+def _tracks(annotations: list[GazeAnnotation]) -> list[list[GazeAnnotation]]:
+    """Records grouped by ``meta["track"]`` (else the image's folder), each in ``frame_index`` order."""
+    tracks: dict[str, list[GazeAnnotation]] = {}
+    for a in annotations:
+        tracks.setdefault(str(a.meta.get("track", a.image.rsplit("/", 1)[0])), []).append(a)
+    return [sorted(recs, key=lambda a: a.meta.get("frame_index", 0)) for recs in tracks.values()]
+
+
+def _smoothed(part: list[GazeAnnotation], smooth_window: int) -> list[GazeAnnotation]:
+    """``part`` with its head boxes smoothed within it, from the raw boxes."""
+    raw = np.array([a.meta.get("head_box_raw", a.head_box) for a in part], float)
+    boxes = smooth_boxes(raw, smooth_window)
+    return [replace(a, head_box=tuple(float(v) for v in b)) for a, b in zip(part, boxes, strict=True)]
+
+
 def vitgaze_test_chunks(
     annotations: list[GazeAnnotation], seq_len: int = 8, smooth_window: int = SMOOTH_WINDOW
 ) -> list[list[GazeAnnotation]]:
@@ -184,15 +206,32 @@ def vitgaze_test_chunks(
     **within each chunk** (moving average of ``smooth_window``, edge-padded) from the raw boxes."""
     if seq_len < 1:
         raise ConfigError(f"seq_len must be >= 1, got {seq_len}")
-    tracks: dict[str, list[GazeAnnotation]] = {}
-    for a in annotations:
-        tracks.setdefault(str(a.meta.get("track", a.image.rsplit("/", 1)[0])), []).append(a)
+    return [
+        _smoothed(recs[start : start + seq_len], smooth_window)
+        for recs in _tracks(annotations)
+        for start in range(0, len(recs) - seq_len, seq_len)
+    ]
+
+
+def vitgaze_train_chunks(
+    annotations: list[GazeAnnotation], seq_len: int = 8, max_len: int = 32, smooth_window: int = SMOOTH_WINDOW
+) -> list[list[GazeAnnotation]]:
+    """ViTGaze's VAT training clips (stage 3, ``data/video_attention_target_video.py``): a track of at most
+    ``max_len`` frames is one chunk when it has at least ``seq_len``; a longer one is cut at
+    ``range(0, len − max_len, max_len)`` into ``max_len``-frame chunks, plus its last ``len mod max_len`` frames
+    when they are at least ``seq_len``. Head boxes are smoothed within each chunk. A training sample is then a
+    random ``seq_len``-frame window of a chunk (:class:`gazekit.datasets.gaze_following.AnnotatedClips`)."""
+    if not 1 <= seq_len <= max_len:
+        raise ConfigError(f"need 1 <= seq_len <= max_len, got seq_len={seq_len}, max_len={max_len}")
     chunks = []
-    for recs in tracks.values():
-        recs = sorted(recs, key=lambda a: a.meta.get("frame_index", 0))
-        for start in range(0, len(recs) - seq_len, seq_len):
-            part = recs[start : start + seq_len]
-            raw = np.array([a.meta.get("head_box_raw", a.head_box) for a in part], float)
-            boxes = smooth_boxes(raw, smooth_window)
-            chunks.append([replace(a, head_box=tuple(float(v) for v in b)) for a, b in zip(part, boxes, strict=True)])
+    for recs in _tracks(annotations):
+        n = len(recs)
+        if n <= max_len:
+            parts = [recs] if n >= seq_len else []
+        else:
+            parts = [recs[i : i + max_len] for i in range(0, n - max_len, max_len)]
+            rest = n % max_len
+            if rest >= seq_len:
+                parts.append(recs[-rest:])
+        chunks.extend(_smoothed(p, smooth_window) for p in parts)
     return chunks

@@ -661,9 +661,18 @@ class GazeAugment:
         return any((self.color_jitter, self.bbox_jitter, self.crop, self.rotate, self.lsj))
 
     def __call__(
-        self, image: np.ndarray, ann: GazeAnnotation, head_map: np.ndarray | None, rng: np.random.Generator
+        self,
+        image: np.ndarray,
+        ann: GazeAnnotation,
+        head_map: np.ndarray | None,
+        rng: np.random.Generator,
+        keep: np.ndarray | None = None,
     ) -> tuple[np.ndarray, GazeAnnotation, np.ndarray | None]:
-        """Augmented copies of ``image [H, W, 3]``, the annotation (head box, points, mask, size) and head map."""
+        """Augmented copies of ``image [H, W, 3]``, the annotation (head box, points, mask, size) and head map.
+
+        ``keep`` ``[K, 2]`` px: points a crop must keep (default: the head box corners and the mean annotator
+        point). The number of draws from ``rng`` does not depend on the sample, so frames of a clip given
+        equally seeded generators and the same ``keep`` get the same augmentation, as the release's clips do."""
         import cv2
 
         img = image
@@ -681,7 +690,9 @@ class GazeAugment:
             box[2] = np.clip(box[2] + k * abs(box[2] - box[0]), 0, w - 1)
             box[3] = np.clip(box[3] + k * abs(box[3] - box[1]), 0, h - 1)
         if rng.random() < self.crop:
-            keep = np.vstack([box.reshape(2, 2), pts.mean(0, keepdims=True)]) if len(pts) else box.reshape(2, 2)
+            if keep is None:
+                keep = np.vstack([box.reshape(2, 2), pts.mean(0, keepdims=True)]) if len(pts) else box.reshape(2, 2)
+            keep = np.asarray(keep, float).reshape(-1, 2)
             x0, y0 = rng.uniform(0, keep[:, 0].min()), rng.uniform(0, keep[:, 1].min())
             cw = rng.uniform(keep[:, 0].max() - x0, w - x0)
             ch = rng.uniform(keep[:, 1].max() - y0, h - y0)
