@@ -16,7 +16,8 @@ else here is an **assumption** (docs/models.md, GazeSeg, lists them with the rea
   (the GazeFollow protocol's resolution, so AUC/L2 are comparable with ViTGaze).
 * A5 mask: SAM-style hypernetwork (an MLP of the mask token dotted with a per-pixel embedding built from the
   features, the FoV and the heatmap) at 64 × 64; BCE + Dice against the target mask's cell coverage.
-* A6 class: an MLP on the class token and the mask-pooled features, cross-entropy over the categories.
+* A6 class: an MLP on the class token, the mask-pooled features and a glimpse (the input pixels resampled
+  around the predicted mask, through a small CNN), cross-entropy over the categories.
 * A7 in/out: an MLP on its own token, BCE. Mask and class losses are switched off for samples without a mask
   (``has_mask = 0``: GazeFollow, VideoAttentionTarget) and for out-of-frame samples.
 
@@ -168,6 +169,24 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> t
     return 1 - (2 * (p * t).sum(1) + eps) / (p.sum(1) + t.sum(1) + eps)
 
 
+def mask_glimpse(
+    images: torch.Tensor, mask_logits: torch.Tensor, size: int, min_side: float = 0.08, max_side: float = 0.6
+) -> torch.Tensor:
+    """``[B, 3, size, size]`` bilinear resampling of ``images [B, 3, S, S]`` in a square around the object that
+    ``mask_logits [B, g, g]`` predicts: centred on the spatial-softmax centroid of the logits, side 1.5 × the
+    square root of the soft mask area (as a share of the image), clamped to ``[min_side, max_side]``. The window
+    is computed without gradient: the class loss does not move the mask."""
+    with torch.no_grad():
+        b, g = mask_logits.shape[0], mask_logits.shape[-1]
+        lg = mask_logits.float().flatten(1)
+        w = torch.softmax(lg, 1).view(b, g, g)
+        lin = (torch.arange(g, device=lg.device, dtype=torch.float32) + 0.5) / g
+        cx, cy = (w.sum(1) * lin).sum(1), (w.sum(2) * lin).sum(1)
+        side = (1.5 * torch.sigmoid(lg).mean(1).sqrt()).clamp(min_side, max_side)
+        box = torch.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], 1)
+    return head_crop(images, box, size)
+
+
 def _mlp(dims: Sequence[int]) -> nn.Sequential:
     layers: list[nn.Module] = []
     for a, b in zip(dims[:-1], dims[1:], strict=True):
@@ -192,6 +211,8 @@ class GazeSeg(GazekitModule, GazePredictor):
         heatmap_size: side of the FoV, heatmap and mask grids (64).
         fov_gamma: cone sharpness γ.
         head_crop: side of the head-box crop embedded as a prompt token (0 = box coordinates only).
+        class_glimpse: side of the glimpse of the input pixels around the predicted mask that the class head
+            reads (:func:`mask_glimpse`; a multiple of 4; 0 = class token and mask-pooled features only).
         categories: class names (index = class id); default the synthetic scenes' shapes.
         *_weight: loss weights (direction, heatmap ×10,000 as ViTGaze's MSE, in/out, mask BCE, mask Dice, class).
         lr, weight_decay, warmup_fraction, min_lr_ratio: AdamW with linear warm-up and cosine decay.
@@ -222,6 +243,7 @@ class GazeSeg(GazekitModule, GazePredictor):
         heatmap_size: int = 64,
         fov_gamma: float = 4.0,
         head_crop: int = 16,
+        class_glimpse: int = 24,
         categories: list[str] | None = None,
         direction_weight: float = 1.0,
         heatmap_weight: float = 10000.0,
@@ -286,7 +308,28 @@ class GazeSeg(GazekitModule, GazePredictor):
             nn.Conv2d(up + 2, up, 3, padding=1), nn.BatchNorm2d(up), nn.ReLU(inplace=True), nn.Conv2d(up, 16, 1)
         )
         self.mask_hyper = _mlp([dim, dim, 16])
-        self.class_head = _mlp([dim + up, dim, len(categories)])
+        # ASSUMPTION A6: besides the class token and the mask-pooled features, the class head sees the pixels
+        # around the predicted mask (a glimpse through a small CNN): a stride-8 feature averaged over a 2-cell
+        # object keeps its colour but loses its outline, and the outline is what tells the categories apart
+        self.glimpse_size = int(class_glimpse)
+        gdim = 0
+        if class_glimpse > 0:
+            if class_glimpse % 4:
+                raise ConfigError(f"class_glimpse must be a multiple of 4 (two 2x2 pools), got {class_glimpse}")
+            gdim = 64
+            self.glimpse = nn.Sequential(
+                nn.Conv2d(3, 16, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+                nn.Conv2d(16, 32, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+                nn.Conv2d(32, 16, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.AdaptiveAvgPool2d(2),
+                nn.Flatten(1),
+            )
+        self.class_head = _mlp([dim + up + gdim, dim, len(categories)])
         self.eval_records: list[dict[str, np.ndarray]] = []
 
     # ------------------------------------------------------------------ forward
@@ -328,13 +371,16 @@ class GazeSeg(GazekitModule, GazePredictor):
         mask_d = torch.einsum("bc,bchw->bhw", self.mask_hyper(t_mask), pix)[:, None]  # fine: which pixels
         wts = torch.sigmoid(mask_d).flatten(1)
         pooled = torch.einsum("bn,bcn->bc", wts, up.flatten(2)) / wts.sum(1, keepdim=True).clamp_min(1e-3)
+        glimpse = []
+        if self.glimpse_size:
+            glimpse = [self.glimpse(mask_glimpse(images, mask_d[:, 0], self.glimpse_size).to(emb.dtype))]
         return {
             "direction": direction,
             "fov": fov,
             "heatmap": F.interpolate(heat_d, size=(g, g), mode="bilinear", align_corners=False)[:, 0],
             "mask": F.interpolate(mask_d, size=(g, g), mode="bilinear", align_corners=False)[:, 0],
             "inout": self.inout_head(t_io)[:, 0],
-            "class_logits": self.class_head(torch.cat([t_cls, pooled], -1)),
+            "class_logits": self.class_head(torch.cat([t_cls, pooled, *glimpse], -1)),
         }
 
     # ------------------------------------------------------------------ training

@@ -12,7 +12,7 @@ from torch.utils.data import default_collate
 from gazekit.backbones.nat import nat_mini
 from gazekit.datasets.synthetic.gaze import GAZE_CATEGORIES, GazeSceneConfig, SyntheticGazeDataset, render_gaze_scene
 from gazekit.errors import ConfigError, WeightsNotFoundError
-from gazekit.models.gazeseg import GazeSeg, dice_loss, fov_cone, gaze_direction_targets, head_crop
+from gazekit.models.gazeseg import GazeSeg, dice_loss, fov_cone, gaze_direction_targets, head_crop, mask_glimpse
 from gazekit.types import GazeMap
 
 TINY = {
@@ -129,6 +129,22 @@ def test_missing_masks_switch_the_mask_and_class_losses_off() -> None:
     assert m.losses(plain, out)["mask_bce"] == 0
 
 
+def test_mask_glimpse_centres_on_the_predicted_object_and_scales_with_it() -> None:
+    img = torch.zeros(2, 3, 64, 64)
+    img[:, :, 40:48, 8:16] = 1.0  # an 8-px square: centre (12, 44) px
+    logits = torch.full((2, 16, 16), -12.0)
+    logits[0, 10:12, 2:4] = 12.0  # predicted on the square (cells of 4 px)
+    logits[1, 2:10, 6:14] = 12.0  # a large object elsewhere
+    g = mask_glimpse(img, logits.requires_grad_(), 16)
+    assert g.shape == (2, 3, 16, 16) and not g.requires_grad  # the class loss never moves the mask
+    # sample 0: side 1.5 * sqrt(4/256) = 0.1875 of 64 px = 12 px around (12, 44): the square fills the middle
+    assert float(g[0, 0, 8, 8]) == 1.0 and float(g[0, 0, 0, 0]) == 0.0
+    assert float(g[0].mean()) == pytest.approx((8 / 12) ** 2, abs=0.1)
+    assert float(g[1].max()) == 0.0  # the window follows the predicted object, not the pixels
+    one = mask_glimpse(img[:1], torch.zeros(1, 1, 1), 4)  # a 1-cell map: centred, the widest window
+    assert one.shape == (1, 3, 4, 4)
+
+
 def test_tiny_overfit() -> None:
     torch.manual_seed(0)
     m = GazeSeg(**{**TINY, "direction_weight": 5.0, "input_size": 48, "heatmap_size": 16})
@@ -156,6 +172,8 @@ def test_bad_configs() -> None:
         GazeSeg(**TINY, pretrained=True)
     with pytest.raises(ConfigError):
         GazeSeg(**{**TINY, "categories": []})
+    with pytest.raises(ConfigError, match="class_glimpse"):
+        GazeSeg(**{**TINY, "class_glimpse": 10})
 
 
 def test_predict_gaze_on_scenes_and_odd_images() -> None:
