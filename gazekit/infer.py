@@ -114,7 +114,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="frame of --scanpaths records without width/height (default with --detections: their 1680x1050 display)",
     )
     parser.add_argument(
-        "--head-box", action="append", default=[], help="x1,y1,x2,y2 head box in px (gaze models; repeatable)"
+        "--head-box",
+        action="append",
+        default=[],
+        help="x1,y1,x2,y2 head box in px (gaze models; repeatable; default: the heads a face detector finds)",
     )
     parser.add_argument(
         "--heatmap-person",
@@ -209,17 +212,19 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     target = _target(args)
     if spec.kind == "gaze":
-        if not args.head_box:
-            raise ConfigError(f"model {args.model!r} follows gaze: give --head-box x1,y1,x2,y2 (px)")
-        boxes = [parse_floats(b, 4, "--head-box") for b in args.head_box]
-        if args.heatmap_person is not None and args.heatmap_person >= len(boxes):
-            raise ConfigError(f"--heatmap-person {args.heatmap_person}: there are {len(boxes)} --head-box people")
+        boxes_per_image, found_by = _head_boxes(args, paths, images)
         model = load_predictor(args.model, weights=args.weights, device=args.device)
         notes = [n for n in [synthetic_weights_note(spec, weights_source(spec, model, args.weights))] if n]
         for n in notes:
             _note(n)
-        code = _run_gaze(model, args.model, paths, images, boxes, out, args.heatmap_person, notes)
-        _write_info(out, args, spec, weights_source(spec, model, args.weights), notes, {})
+        if found_by:
+            _note(f"heads found by the {found_by} (give --head-box x1,y1,x2,y2 to choose them yourself)")
+        code = _run_gaze(model, args.model, paths, images, boxes_per_image, out, args.heatmap_person, notes)
+        people = {
+            path.name: {"heads": found_by or "--head-box", "people": len(b)}
+            for path, b in zip(paths, boxes_per_image, strict=True)
+        }
+        _write_info(out, args, spec, weights_source(spec, model, args.weights), notes, people)
         return code
 
     caption = (getattr(args, "caption", None) or "").strip() or None
@@ -424,11 +429,44 @@ def _run_pairs(model, spec, args: argparse.Namespace, out: Path, source: str | N
     return 0
 
 
-def _run_gaze(model, name: str, paths, images, boxes, out: Path, selected: int | None, notes: list[str]) -> int:  # noqa: ANN001
+def _head_boxes(
+    args: argparse.Namespace, paths: list[Path], images: list[np.ndarray]
+) -> tuple[list[list[tuple[float, ...]]], str | None]:
+    """The people of each image: the ``--head-box`` boxes (the same for every image), or the heads that
+    :func:`gazekit.heads.detect_heads` finds in each; and the detector's name (None for given boxes)."""
+    if args.head_box:
+        boxes = [parse_floats(b, 4, "--head-box") for b in args.head_box]
+        if args.heatmap_person is not None and args.heatmap_person >= len(boxes):
+            raise ConfigError(f"--heatmap-person {args.heatmap_person}: there are {len(boxes)} --head-box people")
+        return [boxes for _ in paths], None
+    from gazekit.heads import HeadNotFoundError, detect_heads, face_detector_label
+
+    label = face_detector_label()
+    per_image = []
+    for path, image in zip(paths, images, strict=True):
+        try:
+            found = detect_heads(image)
+        except HeadNotFoundError:
+            raise DataFormatError(
+                f"no face found ({label}; faces of at least 20 px): give the person's --head-box x1,y1,x2,y2 (px)",
+                path=path,
+            ) from None
+        if args.heatmap_person is not None and args.heatmap_person >= len(found):
+            raise DataFormatError(
+                f"--heatmap-person {args.heatmap_person}: {len(found)} head(s) found (numbered from 0, largest first)",
+                path=path,
+            )
+        per_image.append(list(found))
+    return per_image, label
+
+
+def _run_gaze(
+    model, name: str, paths, images, boxes_per_image, out: Path, selected: int | None, notes: list[str]
+) -> int:  # noqa: ANN001
     from gazekit.imageio import write_image
     from gazekit.viz import draw_caption, draw_people
 
-    for path, image, stem in zip(paths, images, _unique_stems(paths), strict=True):
+    for path, image, stem, boxes in zip(paths, images, _unique_stems(paths), boxes_per_image, strict=True):
         h, w = image.shape[:2]
         buf = io.StringIO()
         wr = csv.writer(buf, lineterminator="\n")

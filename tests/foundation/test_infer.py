@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import json
+
 import numpy as np
 import pytest
 
 from gazekit.cli import main
+from gazekit.datasets.synthetic.gaze import render_face
 from gazekit.imageio import read_image, write_image
 from gazekit.io import read_scanpaths
 
@@ -136,3 +140,24 @@ def test_infer_corrupt_file_errors_cleanly(tmp_path, capsys, png):
 def test_infer_bad_options(png, tmp_path, capsys, extra, message):
     code, err = run_cli(["infer", str(png), *extra, "--out", str(tmp_path / "x")], capsys)
     assert code == 2 and message in err
+
+
+def test_infer_gaze_model_finds_the_heads_itself(tmp_path, capsys):
+    """No --head-box: the people are the heads the face detector finds, and info.json says which detector."""
+    img = np.full((240, 320, 3), 170, np.uint8)
+    render_face(img, (110, 120), 40, (0.0, 0.0, 1.0))
+    write_image(tmp_path / "face.png", img)
+    out = tmp_path / "gz"
+    main(["infer", str(tmp_path / "face.png"), "--model", "head-cone", "--out", str(out)])
+    rows = list(csv.DictReader((out / "face_gaze.csv").open()))
+    assert len(rows) == 1
+    x1, y1, x2, y2 = (float(rows[0][k]) for k in ("head_x1", "head_y1", "head_x2", "head_y2"))
+    assert x1 < 110 < x2 and y1 < 120 < y2
+    info = json.loads((out / "info.json").read_text())["images"]["face.png"]
+    assert info["people"] == 1 and ("Haar" in info["heads"] or "YuNet" in info["heads"])
+    assert "heads found by" in capsys.readouterr().err
+    code, err = run_cli(
+        ["infer", str(tmp_path / "face.png"), "--model", "head-cone", "--heatmap-person", "3", "--out", str(out)],
+        capsys,
+    )
+    assert code == 2 and "face.png" in err and "1 head(s) found" in err
