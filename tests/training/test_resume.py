@@ -10,7 +10,7 @@ numbers (dropout, masking): every weight and optimiser tensor must be equal, not
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,9 @@ def _tensors(obj: object, prefix: str = "") -> dict[str, torch.Tensor]:
     return out
 
 
-def check_resume(recipe: Path, tmp: Path, run: Callable[[list[str]], int]) -> None:
+def check_resume(recipe: Path, tmp: Path, run: Callable[[list[str]], int], options: Sequence[str] = ()) -> None:
+    """``options``: more command-line arguments for all three runs."""
+
     def argv(root: Path, every: int, *extra: str) -> list[str]:
         ckpt = callback_arg(
             "lightning.pytorch.callbacks.ModelCheckpoint",
@@ -38,7 +40,7 @@ def check_resume(recipe: Path, tmp: Path, run: Callable[[list[str]], int]) -> No
             save_last=True,
             every_n_train_steps=every,
         )
-        return ["fit", "-c", str(recipe), f"--trainer.default_root_dir={root}", ckpt, *extra]
+        return ["fit", "-c", str(recipe), f"--trainer.default_root_dir={root}", ckpt, *options, *extra]
 
     assert run(argv(tmp / "straight", 10_000)) == 0
     a = torch.load(tmp / "straight" / "resume" / "last.ckpt", map_location="cpu", weights_only=True)
@@ -66,6 +68,14 @@ def check_resume(recipe: Path, tmp: Path, run: Callable[[list[str]], int]) -> No
     assert any(not torch.equal(v, a["state_dict"][k]) for k, v in killed["state_dict"].items())
 
 
+def _run_subprocess(argv: list[str]) -> int:
+    """``python -m gazekit <argv>``; its stderr is shown when it fails otherwise than by the test's kill."""
+    res = fit_subprocess(argv)
+    if res.returncode not in (0, 17):
+        print(res.stderr[-4000:])
+    return res.returncode
+
+
 def test_resume_after_kill_matches_uninterrupted_oat(tmp_path):
     """Fast (default suite): OAT's display-grouped trial batches, each run in a forked child."""
     check_resume(_recipe_or_skip("oat"), tmp_path, fit_forked)
@@ -76,10 +86,13 @@ def test_resume_after_kill_matches_uninterrupted_oat(tmp_path):
 def test_resume_gazekit_fit_after_kill(name, tmp_path):
     """The user's commands, ``gazekit fit ...`` and ``gazekit fit ... --ckpt_path last``, per model."""
 
-    def run(argv: list[str]) -> int:
-        res = fit_subprocess(argv)
-        if res.returncode not in (0, 17):
-            print(res.stderr[-4000:])
-        return res.returncode
+    check_resume(_recipe_or_skip(name), tmp_path, _run_subprocess)
 
-    check_resume(_recipe_or_skip(name), tmp_path, run)
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["vitgaze", "gazeseg"])
+def test_resume_with_a_loader_worker(name, tmp_path):
+    """The same with a data-loading worker process: the workers' seeds come from the loader's own generator
+    and the synthetic scenes' draws from their index, so a resumed run still ends with equal weights."""
+
+    check_resume(_recipe_or_skip(name), tmp_path, _run_subprocess, ["--data.init_args.num_workers=1"])
