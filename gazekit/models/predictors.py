@@ -48,6 +48,10 @@ class ScanpathPredictor:
         """Batched prediction; the default loops over :meth:`predict_scanpath` (models override one of them)."""
         if type(self).predict_scanpath is ScanpathPredictor.predict_scanpath:
             raise NotImplementedError(f"{type(self).__name__} must override predict_scanpath or predict_scanpaths")
+        if seed is None and not sample:
+            # the model's own per-stimulus default: a most-likely prediction is the same in every run (a seed
+            # drawn here from fresh entropy made the intrinsically random baselines differ run to run)
+            return [self.predict_scanpath(s, t, sample=False) for s, t in zip(stimuli, tasks, strict=True)]
         rng = np.random.default_rng(seed)
         return [
             self.predict_scanpath(s, t, sample=sample, seed=int(rng.integers(2**31)))

@@ -68,6 +68,21 @@ def test_deterministic_per_seed(world, name):
         np.testing.assert_array_equal(sp.xy, m.predict_scanpath(x, search_task(x)).xy)
 
 
+def test_the_default_batched_prediction_is_the_same_in_every_call(world):
+    """``predict_scanpaths`` without a seed (the base loop, as the demo calls it) gives each model's own
+    per-stimulus default: the intrinsically random ``chance`` baseline answers the same in every call and
+    equals its one-by-one prediction; with ``sample=True`` and no seed, calls differ."""
+    m = load_predictor("chance")
+    stims = world.stimuli[:3]
+    tasks = [search_task(x) for x in stims]
+    a, b = m.predict_scanpaths(stims, tasks), m.predict_scanpaths(stims, tasks)
+    for x, t, pa, pb in zip(stims, tasks, a, b, strict=True):
+        np.testing.assert_array_equal(pa.xy, pb.xy)
+        np.testing.assert_array_equal(pa.xy, m.predict_scanpath(x, t).xy)
+    s1, s2 = m.predict_scanpaths(stims, tasks, sample=True), m.predict_scanpaths(stims, tasks, sample=True)
+    assert any(not np.array_equal(p.xy, q.xy) for p, q in zip(s1, s2, strict=True))
+
+
 @pytest.mark.parametrize("cls", [RandomScanpath, CenterBias])
 def test_different_seeds_differ(world, cls):
     m, s = cls(), world.stimuli[1]
