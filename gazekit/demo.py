@@ -25,7 +25,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,8 @@ QUICK_SAMPLES = 3
 
 FULL = {"n_displays": 200, "test_fraction": 0.25, "overlays": 6}
 QUICK = {"n_displays": 24, "test_fraction": 0.25, "overlays": 2}
+#: held-out synthetic gaze scenes the gaze-following models are scored on (quick: a smoke run)
+GAZE_SCENE_COUNT, QUICK_GAZE_SCENES = 150, 8
 N_SUBJECTS = 10
 #: overlays are drawn on the display scaled by this factor (legible numbers on 512x320 displays)
 OVERLAY_SCALE = 2
@@ -215,15 +217,21 @@ RUN_ELSEWHERE = {
 }
 
 
-def _select_models(requested: Sequence[str] | None) -> tuple[list[Any], dict[str, str]]:
-    """(specs to run, {name: why not run}) over the registered scanpath models."""
+def _select_models(requested: Sequence[str] | None) -> tuple[list[Any], list[Any], dict[str, str]]:
+    """(scanpath specs to run, gaze-following specs to run, {name: why not run}) over the registered models."""
     from gazekit.models.registry import get_spec, list_models
 
-    specs = list_models("scanpath") if requested is None else [get_spec(n) for n in requested]
-    run_specs, not_run = [], {}
+    specs = list_models() if requested is None else [get_spec(n) for n in requested]
+    run_specs, gaze_specs, not_run = [], [], {}
     for s in specs:
+        if s.kind == "gaze":
+            if s.available:
+                gaze_specs.append(s)
+            else:
+                not_run[s.name] = f"not available in this install (module {s.target.partition(':')[0]} missing)"
+            continue
         if s.kind != "scanpath":
-            raise ConfigError(f"model {s.name!r} is a {s.kind} model; the demo runs scanpath models")
+            raise ConfigError(f"model {s.name!r} is a {s.kind} model; the demo runs scanpath and gaze models")
         if "search" not in s.tasks:
             not_run[s.name] = f"does not do visual search (tasks: {', '.join(s.tasks)}); {s.description}"
         elif requested is None and s.name in RUN_ELSEWHERE:
@@ -232,7 +240,44 @@ def _select_models(requested: Sequence[str] | None) -> tuple[list[Any], dict[str
             not_run[s.name] = f"not available in this install (module {s.target.partition(':')[0]} missing)"
         else:
             run_specs.append(s)
-    return run_specs, not_run
+    return run_specs, gaze_specs, not_run
+
+
+#: the gaze scenes of the demo: drawn like the recipes of the bundled gaze models (configs/experiments/
+#: vitgaze_synthetic.yaml, gazeseg_synthetic.yaml), from the test split
+GAZE_SCENES = {"width": 224, "height": 224, "head_radius": (0.08, 0.11), "head_grid": 28}
+GAZE_COLUMNS = ("on_target", "dice", "iou", "top1", "auc", "avg_l2", "min_l2", "ap")
+
+
+def _gaze_following(specs: Sequence[Any], n_scenes: int, seed: int, progress: Callable[[str], None]) -> dict[str, Any]:
+    """Every gaze model of ``specs`` and the any-object control on ``n_scenes`` held-out synthetic gaze scenes,
+    scored as docs/models.md (GazeSeg) does (:func:`gazekit.gaze_eval.score_answers`)."""
+    from gazekit.datasets.synthetic.gaze import GAZE_CATEGORIES, GazeSceneConfig, render_gaze_scene
+    from gazekit.gaze_eval import AnyObjectControl, answer_for, score_answers
+    from gazekit.models.registry import load_predictor, weights_source
+
+    cfg = GazeSceneConfig(**GAZE_SCENES)
+    scenes = [render_gaze_scene(i, cfg, seed, "test") for i in range(n_scenes)]
+    cats = list(GAZE_CATEGORIES)
+    rows: dict[str, Any] = {}
+    for spec in specs:
+        t = time.perf_counter()
+        try:
+            model = load_predictor(spec.name)
+        except WeightsNotFoundError as e:
+            rows[spec.name] = {"error": str(e)}
+            continue
+        answer, how = answer_for(model, cats)
+        progress(f"{spec.name}: following the gaze of the people in {n_scenes} scenes ({how})")
+        row = score_answers(answer, scenes, cats)
+        row.update(weights=weights_source(spec, model, None) or "none", how=how, seconds=time.perf_counter() - t)
+        rows[spec.name] = row
+    rows["any-object control"] = score_answers(AnyObjectControl(cats, seed).answer, scenes, cats)
+    rows["any-object control"].update(
+        weights="none", how="not a model: the ground-truth mask of a random object in the scene"
+    )
+    return {"scenes": n_scenes, "seed": seed, "split": "test", "config": GAZE_SCENES | {"head_radius": [0.08, 0.11]},
+            "columns": list(GAZE_COLUMNS), "rows": rows}  # fmt: skip
 
 
 def _overlay(stim: Stimulus, humans: Sequence[Scanpath], preds: dict[str, Scanpath]) -> np.ndarray:
@@ -319,7 +364,7 @@ def _run_demo(
     n_samples = QUICK_SAMPLES if quick else N_SAMPLES
     t = time.perf_counter()
     progress("listing the registered scanpath models")
-    specs, not_run = _select_models(models)
+    specs, gaze_specs, not_run = _select_models(models)
     timings["registry_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -418,6 +463,12 @@ def _run_demo(
         progress(f"wrote {len(overlays)} overlay image(s) for {final / 'overlays'}")
     timings["overlays_s"] = time.perf_counter() - t
 
+    gaze: dict[str, Any] | None = None
+    if gaze_specs:
+        t = time.perf_counter()
+        gaze = _gaze_following(gaze_specs, QUICK_GAZE_SCENES if quick else GAZE_SCENE_COUNT, seed, progress)
+        timings["gaze_following_s"] = time.perf_counter() - t
+
     out.mkdir(parents=True, exist_ok=True)
     every = [sp for preds in predictions.values() for sp in preds]
     if every:
@@ -445,6 +496,8 @@ def _run_demo(
         "overlays": overlays,
         "timings": timings,
     }
+    if gaze is not None:
+        result["gaze_following"] = gaze
     atomic_write_text(out / "metrics.json", json.dumps(result, indent=1, allow_nan=False) + "\n")
     write_report(out / "report.html", result, embed_images=embed_images)
     progress(f"wrote {final / 'report.html'}, {final / 'metrics.json'} and {final / 'predictions.csv'}")
@@ -466,6 +519,14 @@ def _summary_text(result: dict[str, Any], out: Path) -> str:
     for name, r in result["models"].items():
         lines.append(row(name, r["scores"]))
     lines.append(row("simulated observers (ceiling)", result["human"]["scores"]))
+    gaze = result.get("gaze_following")
+    if gaze:
+        gcols = gaze["columns"]
+        lines.append(f"gaze following, {gaze['scenes']} held-out synthetic scenes:")
+        lines.append(f"{'model':<34}" + "".join(f"{c:>11}" for c in gcols))
+        for name, r in gaze["rows"].items():
+            cells = [f"{r[c]:>11.3f}" if isinstance(r.get(c), float | int) else f"{'-':>11}" for c in gcols]
+            lines.append(f"{name:<34}" + ("".join(cells) if "error" not in r else f"  not run: {r['error']}"))
     for name, why in result["not_run"].items():
         lines.append(f"not run: {name}: {why}")
     lines.append(f"report: {out / 'report.html'}  ({result['timings']['total_s']:.1f} s)")

@@ -171,6 +171,10 @@ def render_report(result: dict[str, Any], out_dir: str | Path | None = None, *, 
         for name, why in not_run.items():
             parts.append(f"<li><b>{esc(name)}</b>: {esc(why)}</li>")
         parts.append("</ul>")
+    # --- gaze following
+    gaze = result.get("gaze_following")
+    if gaze:
+        parts.append(_gaze_table(gaze))
     # --- overlays
     overlays = result.get("overlays", [])
     if overlays:
@@ -202,6 +206,54 @@ def render_report(result: dict[str, Any], out_dir: str | Path | None = None, *, 
     )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+#: what each gaze-following column means (the demo's table; docs/models.md, GazeSeg, has the full protocol)
+GAZE_COLUMN_INFO = {
+    "on_target": "share of in-frame people whose heatmap peak falls on the looked-at object (its mask grown 3 px)",
+    "dice": "Dice of the predicted mask of the looked-at object",
+    "iou": "IoU of the same mask",
+    "top1": "class of the looked-at object right (6 shapes)",
+    "auc": "GazeFollow AUC of the heatmap against the 10 annotator points",
+    "avg_l2": "distance from the heatmap peak to the mean annotator point (image = 1), lower is better",
+    "min_l2": "distance to the nearest annotator point, lower is better",
+    "ap": "average precision of the in/out-of-frame score",
+}
+
+
+def _plain(v: Any) -> str:
+    """A plain number to 3 decimals; an en dash for none."""
+    return f"{float(v):.3f}" if isinstance(v, int | float) and math.isfinite(float(v)) else "–"
+
+
+def _gaze_table(gaze: dict[str, Any]) -> str:
+    """The gaze-following section: every gaze model and the any-object control on the same scenes."""
+    esc = html.escape
+    cols = list(gaze.get("columns", []))
+    out = [
+        "<h2>Gaze following on held-out synthetic scenes</h2>",
+        f'<p class="note">{int(gaze.get("scenes", 0))} test scenes, each person\'s head box given. A model that '
+        "predicts only a heatmap answers with the object under its peak, with that object's ground-truth mask "
+        "and class; the any-object control is not a model: the ground-truth mask of a random object in the "
+        "scene. docs/models.md (GazeSeg) has the protocol and the paper's figures.</p>",
+        "<table><tr><th>model</th><th>weights</th><th>how it answers</th>"
+        + "".join(f'<th title="{esc(GAZE_COLUMN_INFO.get(c, c))}">{esc(c)}</th>' for c in cols)
+        + "</tr>",
+    ]
+    for name, r in gaze.get("rows", {}).items():
+        if "error" in r:
+            out.append(f'<tr><td class="name">{esc(name)}</td><td colspan="{len(cols) + 2}">not run: '
+                       f"{esc(str(r['error']))}</td></tr>")  # fmt: skip
+            continue
+        cells = "".join(f"<td>{_plain(r.get(c))}</td>" for c in cols)
+        out.append(
+            f'<tr><td class="name">{esc(name)}</td><td>{esc(str(r.get("weights", "")))}</td>'
+            f"<td>{esc(str(r.get('how', '')))}</td>{cells}</tr>"
+        )
+    out.append("</table><details><summary>What the columns mean</summary><ul>")
+    out += [f"<li><code>{esc(c)}</code>: {esc(GAZE_COLUMN_INFO.get(c, ''))}</li>" for c in cols]
+    out.append("</ul></details>")
+    return "\n".join(out)
 
 
 def write_report(path: str | Path, result: dict[str, Any], *, embed_images: bool = False) -> Path:

@@ -63,6 +63,33 @@ def test_demo_writes_report_metrics_overlays(demo_dir):
     assert m["models"]["oracle"]["scores"]["kl_ss"]["mean"] is not None
 
 
+def test_demo_scores_every_gaze_model_against_the_control(demo_dir):
+    """The gaze-following section: each registered gaze model on held-out scenes, beside the any-object control,
+    in metrics.json, the report and the terminal table."""
+    m = json.loads((demo_dir / "metrics.json").read_text())
+    g = m["gaze_following"]
+    assert g["scenes"] == 8 and g["split"] == "test"
+    gaze_models = {s.name for s in list_models("gaze") if s.available}
+    assert gaze_models and gaze_models | {"any-object control"} == set(g["rows"])
+    for name, r in g["rows"].items():
+        if "error" in r:  # a model whose weights are not in this checkout says so
+            assert name != "any-object control" and r["error"]
+            continue
+        assert r["n_in"] > 0 and 0.0 <= r["on_target"] <= 1.0 and r["weights"] and r["how"], name
+        assert 0.0 <= r["dice"] <= 1.0 and math.isfinite(r["auc"]), name
+    assert "its own mask and class" in g["rows"]["gazeseg"]["how"]
+    assert g["rows"]["any-object control"]["weights"] == "none"
+    html = (demo_dir / "report.html").read_text()
+    assert "Gaze following on held-out synthetic scenes" in html and ">any-object control</td>" in html
+
+
+def test_demo_summary_lists_the_gaze_rows(tmp_path, capsys):
+    main(["demo", "--n-displays", "4", "--models", "oracle,head-cone", "--overlays", "0", "--out", str(tmp_path / "s")])
+    out = capsys.readouterr().out
+    assert "gaze following, 150 held-out synthetic scenes:" in out
+    assert "head-cone" in out and "any-object control" in out
+
+
 def test_demo_is_deterministic_and_embeds(tmp_path, demo_dir):
     out = tmp_path / "again"
     main(["demo", "--quick", "--out", str(out), "--models", "greedy,oracle", "--overlays", "1", "--embed-images"])
@@ -79,7 +106,7 @@ def test_demo_bad_options(tmp_path, capsys):
     for extra, msg in (
         (["--n-displays", "1"], "--n-displays"),
         (["--models", "nope"], "unknown model"),
-        (["--models", "head-cone"], "gaze model"),
+        (["--models", "rastervision-nope"], "unknown model"),
         (["--test-fraction", "1.5"], "--test-fraction"),
     ):
         with pytest.raises(SystemExit) as ei:
