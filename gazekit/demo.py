@@ -272,12 +272,20 @@ def _gaze_following(specs: Sequence[Any], n_scenes: int, seed: int, progress: Ca
         row = score_answers(answer, scenes, cats)
         row.update(weights=weights_source(spec, model, None) or "none", how=how, seconds=time.perf_counter() - t)
         rows[spec.name] = row
-    rows["any-object control"] = score_answers(AnyObjectControl(cats, seed).answer, scenes, cats)
-    rows["any-object control"].update(
-        weights="none", how="not a model: the ground-truth mask of a random object in the scene"
-    )
-    return {"scenes": n_scenes, "seed": seed, "split": "test", "config": GAZE_SCENES | {"head_radius": [0.08, 0.11]},
-            "columns": list(GAZE_COLUMNS), "rows": rows}  # fmt: skip
+    t = time.perf_counter()
+    control = score_answers(AnyObjectControl(cats, seed).answer, scenes, cats)
+    how = "not a model: the ground-truth mask of a random object in the scene"
+    control.update(weights="none", how=how, seconds=time.perf_counter() - t)
+    rows["any-object control"] = control
+    config = dict(GAZE_SCENES)
+    return {
+        "scenes": n_scenes,
+        "seed": seed,
+        "split": "test",
+        "config": config,
+        "columns": list(GAZE_COLUMNS),
+        "rows": rows,
+    }
 
 
 def _overlay(stim: Stimulus, humans: Sequence[Scanpath], preds: dict[str, Scanpath]) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +82,22 @@ def test_demo_scores_every_gaze_model_against_the_control(demo_dir):
     assert g["rows"]["any-object control"]["weights"] == "none"
     html = (demo_dir / "report.html").read_text()
     assert "Gaze following on held-out synthetic scenes" in html and ">any-object control</td>" in html
+
+
+def test_demo_gaze_scenes_are_drawn_like_the_bundled_models_recipes():
+    """The demo's scene settings are written out (an installed package has no configs/ to read): they must stay
+    those of the recipes that trained the bundled ViTGaze and GazeSeg."""
+    import yaml
+
+    from gazekit.demo import GAZE_SCENES
+
+    root = Path(__file__).resolve().parents[2]
+    for recipe in ("vitgaze_synthetic.yaml", "gazeseg_synthetic.yaml"):
+        d = yaml.safe_load((root / "configs" / "experiments" / recipe).read_text())["data"]["init_args"]
+        got = {"width": d["image_size"], "height": d["image_size"], "head_radius": tuple(d["head_radius"]),
+               "head_grid": d["head_grid"]}  # fmt: skip
+        assert got == GAZE_SCENES, recipe
+        assert d.get("facing_cue", True) and d.get("contrast_hair", True) and d.get("min_object_gap", 35.0) == 35.0
 
 
 def test_demo_summary_lists_the_gaze_rows(tmp_path, capsys):
